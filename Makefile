@@ -1,0 +1,48 @@
+# Switchboard developer commands. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+NODE_DIR := tests/node
+HOST ?= 0.0.0.0
+PORT ?= 8080
+
+.PHONY: run test lint bench conformance clean venv node-deps
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
+
+node-deps: $(NODE_DIR)/node_modules/.package-lock.json
+
+## Serve on the embedded default (0.0.0.0:8080, path /ws).
+run: venv
+	$(VENV)/bin/switchboard serve --host $(HOST) --port $(PORT)
+
+## Set up and run every test (unit, end-to-end with Python and Node clients), then lint.
+test: venv node-deps
+	$(PY) -m pytest
+	$(MAKE) --no-print-directory lint
+
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+
+## Benchmarks side by side (Switchboard, raw picows, aiohttp, Node ws) -> docs/benchmarks.md
+bench: venv
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+## Autobahn conformance against the raw echo mode (cases 1-11; EXCLUDE= to run all).
+conformance: venv
+	bash scripts/conformance.sh
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache

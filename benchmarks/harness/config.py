@@ -1,0 +1,41 @@
+"""Paths, scenario parameters and performance targets shared by the harness modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+ROOT = BENCH_DIR.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+
+WSBENCH_SRC = BENCH_DIR / "wsbench.c"
+WSBENCH_BIN = BENCH_DIR / "bin" / "wsbench"
+SERVERS_DIR = BENCH_DIR / "servers"
+RESULTS_DIR = BENCH_DIR / "results"
+DOCS_FILE = ROOT / "docs" / "benchmarks.md"
+
+HOST = "127.0.0.1"  # the only address anything here ever talks to
+WS_PATH = "/ws"
+SERVER_CPU = "0"  # taskset core for the server under test
+LOADGEN_CPU = "1"  # taskset core for wsbench
+
+# Scenario parameters (wsbench flags). Durations come from the command line.
+ECHO_CONNS, ECHO_WINDOW, MSG_SIZE, WARMUP_S = 100, 10, 64, 1
+BCAST_CONNS, BCAST_WINDOW = 1000, 10
+IDLE_CONNS = 10_000
+
+DEFAULT_DURATION_S = 10
+DEFAULT_REPEAT = 3
+QUICK_DURATION_S = 2
+
+READY_TIMEOUT_S = 15.0
+NOFILE_SLACK = 1_000  # descriptors beyond IDLE_CONNS that each process may need
+
+# Targets for Switchboard (docs/benchmarks.md "Targets").
+TARGET_ECHO_VS_NODE = 4.0
+TARGET_ECHO_VS_AIOHTTP = 6.0
+TARGET_BCAST_VS_NODE = 20.0
+TARGET_IDLE_BYTES = 10 * 1024  # 10 KB per connection, read as KiB
+
+# A run whose load-generator core is at least this busy was probably limited by wsbench.
+GENERATOR_BOUND_PCT = 95

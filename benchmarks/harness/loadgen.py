@@ -1,0 +1,85 @@
+"""The wsbench load generator: building it and running one scenario against one server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from harness import config as cfg
+from harness.procs import pinned, run_bounded
+
+SCENARIOS = ("echo", "bcast", "idle")
+
+# Headline figure of each scenario and whether bigger is better.
+HEADLINE: dict[str, tuple[str, bool]] = {
+    "echo": ("msg_per_s", True),
+    "bcast": ("deliveries_per_s", True),
+    "idle": ("bytes_per_conn", False),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Durations and connection counts for one harness run."""
+
+    duration_s: int
+    idle_conns: int = cfg.IDLE_CONNS
+
+    def args(self, scenario: str, port: str, server_pid: str) -> list[str]:
+        """wsbench arguments (without the binary) for ``scenario``."""
+        common = ["-p", port, "-u", cfg.WS_PATH, "-d", str(self.duration_s)]
+        if scenario == "echo":
+            args = ["echo", "-J", "-c", str(cfg.ECHO_CONNS), "-w", str(cfg.ECHO_WINDOW),
+                    "-s", str(cfg.MSG_SIZE), *common, "-W", str(cfg.WARMUP_S)]
+        elif scenario == "bcast":
+            args = ["bcast", "-J", "-c", str(cfg.BCAST_CONNS), "-w", str(cfg.BCAST_WINDOW),
+                    "-s", str(cfg.MSG_SIZE), *common, "-W", str(cfg.WARMUP_S)]
+        elif scenario == "idle":
+            args = ["idle", "-c", str(self.idle_conns), *common]
+        else:
+            raise ValueError(f"unknown scenario {scenario!r}")
+        return [*args, "-S", server_pid]
+
+    def display_command(self, scenario: str) -> str:
+        """The command line as documented, with PORT and SERVER_PID as placeholders."""
+        argv = ["wsbench", *self.args(scenario, "PORT", "SERVER_PID")]
+        return " ".join(pinned(cfg.LOADGEN_CPU, argv))
+
+    def timeout_s(self) -> float:
+        """wsbench allows itself 120 s to connect, then settles/warms up, runs, drains, closes."""
+        return 120 + 3 + cfg.WARMUP_S + self.duration_s + 3 + 1.5 + 30
+
+
+def ensure_wsbench() -> None:
+    """Compile wsbench if the binary is missing or older than its source."""
+    binary, source = cfg.WSBENCH_BIN, cfg.WSBENCH_SRC
+    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+        return
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["gcc", "-O2", "-o", str(binary), str(source)]
+    print(f"[setup] {' '.join(argv)}", flush=True)
+    subprocess.run(argv, check=True, timeout=120)
+
+
+def run_wsbench(plan: Plan, scenario: str, port: int, server_pid: int) -> dict[str, Any]:
+    """Run one pinned wsbench measurement; return its JSON plus ``argv``, or an ``error``."""
+    args = plan.args(scenario, str(port), str(server_pid))
+    argv = pinned(cfg.LOADGEN_CPU, [str(cfg.WSBENCH_BIN), *args])
+    record: dict[str, Any] = {"argv": argv}
+    try:
+        proc = run_bounded(argv, plan.timeout_s())
+    except subprocess.TimeoutExpired:
+        record["error"] = f"wsbench timed out after {plan.timeout_s():.0f}s"
+        return record
+    record["stderr"] = proc.stderr.strip()[-500:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        record["error"] = f"wsbench exited {proc.returncode} without a result"
+        return record
+    result: dict[str, Any] = json.loads(lines[-1])
+    record.update(result)
+    if proc.returncode != 0 and "error" not in record:
+        record["error"] = f"wsbench exited {proc.returncode}"
+    return record

@@ -1,0 +1,184 @@
+"""Rendering a results dictionary (as saved in results/*.json) as docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import config as cfg
+from harness.summary import SUBJECT
+
+TITLES = {"echo": "Echo", "bcast": "Broadcast", "idle": "Idle connections"}
+RATIO_LABELS = {
+    "echo": "echo msg/s (higher is better)",
+    "bcast": "broadcast deliveries/s (higher is better)",
+    "idle": "idle bytes/conn (lower is better)",
+}
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _label(results: dict[str, Any], server: str) -> str:
+    return str(results["config"]["server_labels"].get(server, server))
+
+
+def _machine(results: dict[str, Any]) -> list[str]:
+    m = results["machine"]
+    v = m["versions"]
+    rows = [
+        ["date", results["generated_at"]],
+        ["cores (nproc)", str(m["nproc"])],
+        ["CPU", m["cpu_model"]],
+        ["kernel", m["kernel"]],
+        ["Python", m["python"]],
+        ["git revision", str(m.get("git_revision"))],
+    ]
+    rows += [[name, str(version)] for name, version in v.items()]
+    return ["## Machine", "", *_table(["what", "value"], rows)]
+
+
+def _method(results: dict[str, Any]) -> list[str]:
+    c = results["config"]
+    lines = [
+        "## Method",
+        "",
+        f"- Mode `{results['mode']}`: {c['repeat']} round(s), measurement duration "
+        f"{c['duration_s']} s per run (plus {cfg.WARMUP_S} s warm-up for echo and broadcast); "
+        f"whole run took {results['elapsed_s']:.0f} s.",
+        f"- Server pinned with `taskset -c {cfg.SERVER_CPU}`, load generator (wsbench, a "
+        f"single-threaded C epoll client, `benchmarks/wsbench.c`) with "
+        f"`taskset -c {cfg.LOADGEN_CPU}`. Everything talks to {cfg.HOST} only.",
+        "- Each measurement starts a fresh server process on a free port, waits until it "
+        f"answers a WebSocket upgrade on `{cfg.WS_PATH}` (max {cfg.READY_TIMEOUT_S:.0f} s), "
+        "runs wsbench once, then stops the server.",
+        "- Servers are interleaved within each round (and their order rotates between rounds) "
+        "so that machine noise hits all of them alike; tables show the median and every run.",
+        f"- `RLIMIT_NOFILE` raised to {c['nofile'][0]:,} (hard {c['nofile'][1]:,}) for the "
+        "harness and inherited by the servers and wsbench.",
+        "- `-S SERVER_PID` makes wsbench report the server's CPU (and, for idle, its RSS "
+        "growth per connection). `wsbench CPU %` is the generator's own CPU use and `core 1 "
+        f"busy %` the whole generator core; runs with core 1 >= {cfg.GENERATOR_BOUND_PCT}% "
+        "were probably limited by the generator, not the server.",
+        "",
+        "wsbench command lines:",
+        "",
+        "```",
+        *[f"{cmd}" for cmd in c["commands"].values()],
+        "```",
+        "",
+        "Server command lines (each prefixed with "
+        f"`taskset -c {cfg.SERVER_CPU}`):",
+        "",
+        "```",
+        *[f"{cmd}" for cmd in c["server_commands"].values()],
+        "```",
+        "",
+    ]
+    return lines
+
+
+def _cpu_cols(med: dict[str, Any]) -> list[str]:
+    return [_n(med.get("server_cpu_pct")), _n(med.get("loadgen_cpu_pct")),
+            _n(med.get("cpu1_busy_pct"))]
+
+
+def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], list[list[str]]]:
+    cells = results["summary"].get(scenario, {})
+    rows: list[list[str]] = []
+    for server, cell in cells.items():
+        med, tot = cell["median"], cell["total"]
+        per_run = ", ".join(_n(v) for v in cell["values"]) or "none"
+        if cell["runs_failed"]:
+            per_run += f" ({cell['runs_failed']} failed)"
+        head = [_label(results, server)]
+        if scenario == "echo":
+            rows.append([*head, _n(med.get("msg_per_s")), per_run, _n(med.get("p50_us")),
+                         _n(med.get("p99_us")), *_cpu_cols(med), _n(tot.get("errors"))])
+        elif scenario == "bcast":
+            missing = (tot.get("missing_stalled") or 0) + (tot.get("missing_at_end") or 0)
+            rows.append([*head, _n(med.get("deliveries_per_s")), per_run,
+                         f"{_n(med.get('full_fanout_p50_us'))} / "
+                         f"{_n(med.get('full_fanout_p99_us'))}",
+                         _n(tot.get("lost_gaps")), _n(tot.get("out_of_order")), _n(missing),
+                         *_cpu_cols(med)])
+        else:
+            rows.append([*head, _n(med.get("bytes_per_conn")), per_run,
+                         _n(med.get("bytes_per_conn_end")), _n(med.get("still_open")),
+                         _n(med.get("open_s"), 2), _n(tot.get("closed_by_server"))])
+    cpu = ["server CPU %", "wsbench CPU %", "core 1 busy %"]
+    headers = {
+        "echo": ["server", "median msg/s", "per run", "p50 µs", "p99 µs", *cpu, "errors"],
+        "bcast": ["server", "median deliveries/s", "per run", "full fan-out p50 / p99 µs",
+                  "lost gaps", "out of order", "missing", *cpu],
+        "idle": ["server", "median bytes/conn", "per run", "bytes/conn at end", "still open",
+                 "connect s", "closed by server"],
+    }
+    return headers[scenario], rows
+
+
+def _results(results: dict[str, Any]) -> list[str]:
+    lines = ["## Results", ""]
+    for scenario in results["summary"]:
+        header, rows = _scenario_rows(results, scenario)
+        lines += [f"### {TITLES[scenario]}", "", f"`{results['config']['commands'][scenario]}`",
+                  "", *_table(header, rows)]
+        bound = [_label(results, s) for s, c in results["summary"][scenario].items()
+                 if c["generator_bound_runs"]]
+        if bound:
+            lines += [f"Generator core >= {cfg.GENERATOR_BOUND_PCT}% busy in some runs of: "
+                      f"{', '.join(bound)} — those figures are a lower bound for the server.", ""]
+        failures = [(s, f) for s, c in results["summary"][scenario].items() for f in c["failures"]]
+        lines += [f"- {_label(results, s)} failed a run: {f}" for s, f in failures]
+        if failures:
+            lines.append("")
+    return lines
+
+
+def _ratios(results: dict[str, Any]) -> list[str]:
+    lines = ["## Switchboard against the baselines", ""]
+    if not results["ratios"]:
+        reason = results["skipped"].get(SUBJECT, "it was not part of this run")
+        return [*lines, f"No ratios: Switchboard was not measured ({reason}).", ""]
+    baselines = [s for s in results["config"]["server_labels"] if s != SUBJECT]
+    rows = [[RATIO_LABELS[scenario],
+             *[f"{per[b]:.2f}x" if b in per else "n/a" for b in baselines]]
+            for scenario, per in results["ratios"].items()]
+    header = ["Switchboard / baseline", *[_label(results, b) for b in baselines]]
+    return [*lines, *_table(header, rows)]
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    mark = {True: "PASS", False: "FAIL", None: "not measured"}
+    rows = [[t["target"], t["required"], t["actual"], mark[t["passed"]]]
+            for t in results["targets"]]
+    note = (f"Idle target read as 10 KB = {cfg.TARGET_IDLE_BYTES:,} bytes of server RSS growth "
+            "per connection (wsbench `bytes_per_conn`, measured after the settle time).")
+    return ["## Targets", "", *_table(["target", "required", "measured", "result"], rows),
+            note, ""]
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Generated by `benchmarks/run.py` (raw data: `{results['config']['json_path']}`); "
+        "rerun it rather than editing this file. Machine noise on a shared 2-core box is "
+        "real: read medians and ratios, not single runs.",
+        "",
+    ]
+    if results["skipped"]:
+        lines += ["Skipped servers:", ""]
+        lines += [f"- {_label(results, s)}: {why}" for s, why in results["skipped"].items()]
+        lines.append("")
+    for part in (_machine, _method, _results, _ratios, _targets):
+        lines += part(results)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,111 @@
+"""The servers under test: how to start each one and whether it can run on this machine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.config import BENCH_DIR, HOST, ROOT, SERVERS_DIR, VENV_BIN, WS_PATH
+from harness.procs import run_bounded
+
+NPM_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    label: str
+    command: Callable[[str], list[str]]  # port -> argv (not yet pinned)
+    check: Callable[[], str | None]  # None if runnable, else why not
+
+
+def _python() -> str:
+    venv_python = VENV_BIN / "python"
+    return str(venv_python) if venv_python.exists() else "python3"
+
+
+def _switchboard_bin() -> str | None:
+    venv_bin = VENV_BIN / "switchboard"
+    return str(venv_bin) if venv_bin.exists() else shutil.which("switchboard")
+
+
+def _switchboard_cmd(port: str) -> list[str]:
+    exe = _switchboard_bin() or "switchboard"
+    return [exe, "serve", "--host", HOST, "--port", port, "--path", WS_PATH,
+            "--log-level", "warning"]
+
+
+def _check_switchboard() -> str | None:
+    exe = _switchboard_bin()
+    if exe is None:
+        return "no `switchboard` executable in .venv/bin or on PATH"
+    try:
+        proc = run_bounded([exe, "serve", "--help"], timeout_s=20)
+    except subprocess.TimeoutExpired:
+        return "`switchboard serve --help` did not finish within 20s"
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        return f"`switchboard serve --help` exited {proc.returncode}: {last[0]}"
+    return None
+
+
+def _python_server(script: str) -> Callable[[str], list[str]]:
+    def command(port: str) -> list[str]:
+        return [_python(), str(SERVERS_DIR / script), "--host", HOST, "--port", port]
+
+    return command
+
+
+def _check_python_modules(*modules: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        code = "import " + ", ".join(modules)
+        proc = run_bounded([_python(), "-c", code], timeout_s=30)
+        return None if proc.returncode == 0 else f"cannot import {', '.join(modules)}"
+
+    return check
+
+
+def _node_cmd(port: str) -> list[str]:
+    return ["node", str(SERVERS_DIR / "node_ws_server.js"), "--host", HOST, "--port", port]
+
+
+def _check_node() -> str | None:
+    """Node must exist; install the pinned `ws` package into benchmarks/ if it is missing."""
+    if shutil.which("node") is None:
+        return "`node` not found on PATH"
+    if (BENCH_DIR / "node_modules" / "ws" / "package.json").exists():
+        return None
+    if shutil.which("npm") is None:
+        return "benchmarks/node_modules is missing and `npm` is not on PATH"
+    has_lock = (BENCH_DIR / "package-lock.json").exists()
+    argv = ["npm", "ci" if has_lock else "install", "--no-audit", "--no-fund"]
+    print(f"[setup] {' '.join(argv)} in {BENCH_DIR}", flush=True)
+    try:
+        proc = subprocess.run(argv, cwd=BENCH_DIR, capture_output=True, text=True,
+                              timeout=NPM_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return f"`{' '.join(argv)}` did not finish within {NPM_TIMEOUT_S:.0f}s"
+    if proc.returncode != 0:
+        return f"`{' '.join(argv)}` failed: {proc.stderr.strip()[-300:]}"
+    return None
+
+
+def display_command(spec: ServerSpec) -> str:
+    """The server's command line with PORT as a placeholder and paths relative to the repo."""
+    return " ".join(spec.command("PORT")).replace(f"{ROOT}/", "")
+
+
+SERVERS: dict[str, ServerSpec] = {
+    spec.name: spec
+    for spec in (
+        ServerSpec("switchboard", "Switchboard", _switchboard_cmd, _check_switchboard),
+        ServerSpec("picows_raw", "picows raw (uvloop, msgspec)",
+                   _python_server("picows_raw.py"),
+                   _check_python_modules("picows", "uvloop", "msgspec")),
+        ServerSpec("aiohttp", "aiohttp (stdlib json)", _python_server("aiohttp_server.py"),
+                   _check_python_modules("aiohttp")),
+        ServerSpec("node_ws", "Node ws 8.23.0", _node_cmd, _check_node),
+    )
+}

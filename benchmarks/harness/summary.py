@@ -1,0 +1,115 @@
+"""Turning raw wsbench runs into medians, Switchboard-vs-baseline ratios and target checks."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from harness import config as cfg
+from harness.loadgen import HEADLINE, SCENARIOS
+
+# Counters that are summed over runs (everything else numeric gets a median).
+COUNTERS = ("errors", "closed_by_server", "lost_gaps", "out_of_order", "missing_stalled",
+            "stalls", "missing_at_end")
+SUBJECT = "switchboard"
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def summarize_cell(runs: list[dict[str, Any]], scenario: str) -> dict[str, Any]:
+    """Aggregate the runs of one server in one scenario."""
+    ok = [run for run in runs if "error" not in run]
+    headline, _ = HEADLINE[scenario]
+    cell: dict[str, Any] = {
+        "runs_ok": len(ok),
+        "runs_failed": len(runs) - len(ok),
+        "failures": [run["error"] for run in runs if "error" in run],
+        "values": [run[headline] for run in ok if headline in run],
+        "median": {},
+        "total": {},
+    }
+    fields = sorted({key for run in ok for key, value in run.items() if _numeric(value)})
+    for key in fields:
+        values = [run[key] for run in ok if _numeric(run.get(key))]
+        if key in COUNTERS:
+            cell["total"][key] = sum(values)
+        else:
+            cell["median"][key] = statistics.median(values)
+    busy = [run.get("cpu1_busy_pct", 0) for run in ok]
+    cell["generator_bound_runs"] = sum(1 for pct in busy if pct >= cfg.GENERATOR_BOUND_PCT)
+    return cell
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """scenario -> server -> aggregated cell, keeping the order in which servers appear."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for scenario in SCENARIOS:
+        servers = list(dict.fromkeys(r["server"] for r in runs if r["scenario"] == scenario))
+        out[scenario] = {
+            server: summarize_cell(
+                [r for r in runs if r["scenario"] == scenario and r["server"] == server], scenario
+            )
+            for server in servers
+        }
+    return {scenario: cells for scenario, cells in out.items() if cells}
+
+
+def headline(summary: dict[str, Any], scenario: str, server: str) -> float | None:
+    cell = summary.get(scenario, {}).get(server)
+    if not cell or not cell["runs_ok"]:
+        return None
+    value = cell["median"].get(HEADLINE[scenario][0])
+    return float(value) if value is not None else None
+
+
+def ratios(summary: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """scenario -> baseline -> Switchboard median / baseline median (headline figure)."""
+    out: dict[str, dict[str, float]] = {}
+    for scenario, cells in summary.items():
+        subject = headline(summary, scenario, SUBJECT)
+        if subject is None:
+            continue
+        for baseline in cells:
+            base = headline(summary, scenario, baseline)
+            if baseline != SUBJECT and base:
+                out.setdefault(scenario, {})[baseline] = subject / base
+    return out
+
+
+def _target(name: str, required: str, actual: str, passed: bool | None) -> dict[str, Any]:
+    return {"target": name, "required": required, "actual": actual, "passed": passed}
+
+
+def _ratio_target(name: str, value: float | None, minimum: float) -> dict[str, Any]:
+    if value is None:
+        return _target(name, f">= {minimum:g}x", "n/a", None)
+    return _target(name, f">= {minimum:g}x", f"{value:.2f}x", value >= minimum)
+
+
+def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Check Switchboard against the project's performance targets."""
+    rat = ratios(summary)
+    checks = [
+        _ratio_target("echo msg/s vs Node ws", rat.get("echo", {}).get("node_ws"),
+                      cfg.TARGET_ECHO_VS_NODE),
+        _ratio_target("echo msg/s vs aiohttp", rat.get("echo", {}).get("aiohttp"),
+                      cfg.TARGET_ECHO_VS_AIOHTTP),
+        _ratio_target("broadcast deliveries/s vs Node ws", rat.get("bcast", {}).get("node_ws"),
+                      cfg.TARGET_BCAST_VS_NODE),
+    ]
+    cell = summary.get("bcast", {}).get(SUBJECT)
+    if cell and cell["runs_ok"]:
+        lost = cell["total"].get("lost_gaps", 0)
+        ooo = cell["total"].get("out_of_order", 0)
+        checks.append(_target("broadcast lost / out of order (all runs)", "0 / 0",
+                              f"{lost} / {ooo}", lost == 0 and ooo == 0))
+    else:
+        checks.append(_target("broadcast lost / out of order (all runs)", "0 / 0", "n/a", None))
+    idle = headline(summary, "idle", SUBJECT)
+    limit = cfg.TARGET_IDLE_BYTES
+    checks.append(_target("idle bytes per connection", f"<= {limit:,} B",
+                          "n/a" if idle is None else f"{idle:,.0f} B",
+                          None if idle is None else idle <= limit))
+    return checks

@@ -1,0 +1,212 @@
+"""Run the Switchboard benchmark suite against the baseline servers, side by side.
+
+For every round and scenario (echo, broadcast, idle) each server is started fresh, pinned to
+core 0, measured once by wsbench pinned to core 1, and stopped; servers are interleaved and
+their order rotates between rounds. Medians, ratios and target checks go to
+``benchmarks/results/latest.json`` and ``docs/benchmarks.md``.
+
+    .venv/bin/python benchmarks/run.py            # full run (~10-15 min on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # smoke test (~2 min), writes results/quick.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+from harness import config as cfg
+from harness import envinfo, report, summary
+from harness.loadgen import HEADLINE, SCENARIOS, Plan, ensure_wsbench, run_wsbench
+from harness.procs import free_port, pinned, raise_nofile, spawn, stop, wait_ready
+from harness.servers import SERVERS, ServerSpec, display_command
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke test: {cfg.QUICK_DURATION_S} s runs, 1 round, "
+                             "results/quick.json, docs untouched unless --docs is given")
+    parser.add_argument("--repeat", type=int, help=f"rounds (default {cfg.DEFAULT_REPEAT})")
+    parser.add_argument("--duration", type=int, help="seconds measured per run "
+                                                     f"(default {cfg.DEFAULT_DURATION_S})")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help=f"comma-separated subset of: {', '.join(SERVERS)}")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
+    parser.add_argument("--idle-conns", type=int, default=cfg.IDLE_CONNS)
+    parser.add_argument("--json", type=Path, help="where to write raw results")
+    parser.add_argument("--docs", type=Path, help="where to write the markdown report")
+    parser.add_argument("--no-docs", action="store_true", help="do not write the report")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only re-render the report from the --json file")
+    args = parser.parse_args(argv)
+    args.servers = _subset(parser, args.servers, tuple(SERVERS))
+    args.scenarios = _subset(parser, args.scenarios, SCENARIOS)
+    args.repeat = args.repeat or (1 if args.quick else cfg.DEFAULT_REPEAT)
+    args.duration = args.duration or (cfg.QUICK_DURATION_S if args.quick
+                                      else cfg.DEFAULT_DURATION_S)
+    default_json = "quick.json" if args.quick else "latest.json"
+    args.json = args.json or cfg.RESULTS_DIR / default_json
+    if args.no_docs or (args.quick and args.docs is None):
+        args.docs = None
+    else:
+        args.docs = args.docs or cfg.DOCS_FILE
+    if args.repeat < 1 or args.duration < 1:
+        parser.error("--repeat and --duration must be at least 1")
+    return args
+
+
+def _subset(parser: argparse.ArgumentParser, text: str, known: tuple[str, ...]) -> list[str]:
+    chosen = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in chosen if item not in known]
+    if unknown or not chosen:
+        parser.error(f"unknown or empty choice {unknown}; pick from {', '.join(known)}")
+    return [item for item in known if item in chosen]
+
+
+def _tail(log: IO[bytes], limit: int = 400) -> str:
+    log.flush()
+    log.seek(0)
+    text = log.read().decode(errors="replace").strip()
+    return text[-limit:] if text else "(no output)"
+
+
+def measure(spec: ServerSpec, scenario: str, plan: Plan, round_no: int) -> dict[str, Any]:
+    """Start ``spec`` fresh, run one wsbench scenario against it, stop it."""
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        proc = spawn(pinned(cfg.SERVER_CPU, spec.command(str(port))), log)
+        try:
+            why = wait_ready(proc, port, cfg.WS_PATH, cfg.READY_TIMEOUT_S)
+            if why is not None:
+                record: dict[str, Any] = {"error": f"server {why}; output: {_tail(log)}"}
+            else:
+                record = run_wsbench(plan, scenario, port, proc.pid)
+                if proc.poll() is not None:
+                    record["error"] = (f"server exited ({proc.returncode}) during the run; "
+                                       f"output: {_tail(log)}")
+        finally:
+            stop(proc)
+    return {"scenario": scenario, "server": spec.name, "round": round_no, "port": port,
+            "server_pid": proc.pid, **record}
+
+
+def _progress(run: dict[str, Any], round_no: int, rounds: int) -> None:
+    key, _ = HEADLINE[run["scenario"]]
+    if "error" in run:
+        outcome = f"FAILED: {run['error']}"
+    else:
+        extra = ""
+        if run["scenario"] == "bcast":
+            extra = f" lost={run.get('lost_gaps')} ooo={run.get('out_of_order')}"
+        outcome = (f"{key}={run.get(key, 0):,.0f} server_cpu={run.get('server_cpu_pct', '-')}% "
+                   f"core1={run.get('cpu1_busy_pct', '-')}%{extra}")
+    print(f"[round {round_no + 1}/{rounds}] {run['scenario']:<5} {run['server']:<11} {outcome}",
+          flush=True)
+
+
+def check_servers(names: list[str]) -> tuple[list[ServerSpec], dict[str, str]]:
+    active: list[ServerSpec] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        why = SERVERS[name].check()
+        if why is None:
+            active.append(SERVERS[name])
+        else:
+            skipped[name] = why
+            print(f"[skip] {name}: {why}", flush=True)
+    return active, skipped
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    nofile = raise_nofile(args.idle_conns + cfg.NOFILE_SLACK)
+    scenarios = list(args.scenarios)
+    if "idle" in scenarios and nofile[0] < args.idle_conns + 100:
+        print(f"[skip] idle: RLIMIT_NOFILE is {nofile[0]}, too low for {args.idle_conns} "
+              "connections", flush=True)
+        scenarios.remove("idle")
+    ensure_wsbench()
+    active, skipped = check_servers(args.servers)
+    plan = Plan(duration_s=args.duration, idle_conns=args.idle_conns)
+    runs: list[dict[str, Any]] = []
+    for round_no in range(args.repeat):
+        for scenario in scenarios:
+            shift = round_no % max(len(active), 1)
+            for spec in active[shift:] + active[:shift]:
+                run = measure(spec, scenario, plan, round_no)
+                _progress(run, round_no, args.repeat)
+                runs.append(run)
+    agg = summary.summarize(runs)
+    return {
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "mode": "quick" if args.quick else "full",
+        "elapsed_s": time.monotonic() - started,
+        "machine": envinfo.collect(),
+        "config": {
+            "duration_s": args.duration,
+            "repeat": args.repeat,
+            "idle_conns": args.idle_conns,
+            "scenarios": scenarios,
+            "nofile": list(nofile),
+            "json_path": _display_path(args.json),
+            "commands": {s: plan.display_command(s) for s in scenarios},
+            "server_labels": {name: SERVERS[name].label for name in args.servers},
+            "server_commands": {name: display_command(SERVERS[name]) for name in args.servers},
+        },
+        "skipped": skipped,
+        "runs": runs,
+        "summary": agg,
+        "ratios": summary.ratios(agg),
+        "targets": summary.targets(agg),
+    }
+
+
+def _display_path(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(cfg.ROOT)) if resolved.is_relative_to(cfg.ROOT) else str(path)
+
+
+def _print_summary(results: dict[str, Any]) -> None:
+    print("\nmedians:")
+    for scenario, cells in results["summary"].items():
+        key, _ = HEADLINE[scenario]
+        for server, cell in cells.items():
+            value = cell["median"].get(key)
+            shown = "n/a" if value is None else f"{value:,.0f}"
+            print(f"  {scenario:<5} {server:<11} {key}={shown}  runs={cell['values']}")
+    for target in results["targets"]:
+        print(f"  target {target['target']}: {target['actual']} (need {target['required']})")
+
+
+def _on_sigterm(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if args.report_only:
+        results = json.loads(args.json.read_text(encoding="utf-8"))
+    else:
+        results = run_all(args)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {_display_path(args.json)}")
+        _print_summary(results)
+    if args.docs is not None:
+        args.docs.parent.mkdir(parents=True, exist_ok=True)
+        args.docs.write_text(report.render(results), encoding="utf-8")
+        print(f"wrote {_display_path(args.docs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

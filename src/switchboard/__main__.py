@@ -1,0 +1,5 @@
+"""``python -m switchboard`` runs the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The composition root: wires settings, core and transport; runs, drains and shuts down."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+import uvloop
+
+from .config import Settings
+from .core.node import Node
+from .protocol.codes import CloseCode
+from .transport.handshake import HandshakeState, UpgradeHandler
+from .transport.listener import ListenerLimits
+from .transport.server import listen
+
+log = structlog.get_logger("switchboard.app")
+
+
+class App:
+    """A Switchboard node: ``await app.start()``, ``await app.shutdown()``, or ``app.run()``."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.node: Node | None = None
+        self._server: asyncio.Server | None = None
+        self._handshake = HandshakeState()
+        self._stopping: asyncio.Event | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (useful with ``port=0``)."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def draining(self) -> bool:
+        return self._handshake.draining
+
+    async def start(self) -> None:
+        """Bind the port and start serving; returns once connections are accepted."""
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        node = Node(
+            loop,
+            node_id=s.node_id,
+            ping_interval=s.ping_interval,
+            ping_timeout=s.ping_timeout,
+            send_queue_limit=s.send_queue_limit,
+            slow_consumer_policy=s.slow_consumer_policy,
+            raw_echo=s.raw_echo,
+        )
+        handler = UpgradeHandler(
+            node,
+            self._handshake,
+            path=s.path,
+            max_connections=s.max_connections,
+            max_header_size=s.max_header_size,
+            limits=ListenerLimits(s.max_message_size, s.write_high_water, s.close_timeout),
+        )
+        self._server = await listen(
+            handler,
+            s.host,
+            s.port,
+            handshake_timeout=s.handshake_timeout,
+            max_frame_size=s.max_message_size,
+            read_buffer_size=s.read_buffer_size,
+        )
+        self.node = node
+        node.heartbeat.start()
+        log.info(
+            "server_started",
+            host=s.host,
+            port=self.port,
+            path=s.path,
+            raw_echo=s.raw_echo,
+            max_connections=s.max_connections,
+        )
+
+    async def shutdown(self) -> None:
+        """Drain: refuse new upgrades (``/ready`` -> 503), close everyone with 1001, wait, stop."""
+        node, server = self.node, self._server
+        if node is None or server is None or self._handshake.draining:
+            return
+        self._handshake.draining = True
+        node.heartbeat.stop()
+        closing = node.close_all(CloseCode.GOING_AWAY, "server shutting down")
+        log.info("drain_started", connections=closing, drain_timeout=self.settings.drain_timeout)
+        await node.wait_all_closed(self.settings.drain_timeout)
+        left = node.registry.snapshot()
+        for conn in left:
+            conn.transport.abort()
+        server.close()
+        await asyncio.sleep(0)  # let aborted transports report their disconnects
+        log.info("server_stopped", aborted=len(left), connections_total=node.connections_total)
+
+    async def serve_until_signal(self) -> None:
+        """Serve until SIGTERM or SIGINT, then drain and return."""
+        loop = asyncio.get_running_loop()
+        stopping = self._stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await self.start()
+        await stopping.wait()
+        log.info("signal_received")
+        await self.shutdown()
+
+    def run(self) -> None:
+        """Blocking entry point on uvloop: serve until a signal, drain, return."""
+        uvloop.run(self.serve_until_signal())

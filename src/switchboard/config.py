@@ -1,0 +1,123 @@
+"""Settings: defaults < TOML file (``--config``) < ``SWITCHBOARD_*`` environment < CLI flags.
+
+One :class:`Settings` object, validated by pydantic; every field is documented
+in ``docs/configuration.md`` and is a ``switchboard serve`` flag of the same
+name with dashes (``max_message_size`` -> ``--max-message-size``).
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .core.outbox import SlowConsumerPolicy
+
+MiB = 1024 * 1024
+#: picows refuses request headers past 16 KiB whatever we set; our limit can only be lower.
+PICOWS_MAX_HEADER_SIZE = 16 * 1024
+
+
+class Settings(BaseSettings):
+    """Every knob of a Switchboard node."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_", extra="forbid", validate_default=True
+    )
+
+    host: str = Field("0.0.0.0", description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0 picks a free one).")
+    path: str = Field("/ws", pattern=r"^/", description="URL path of the WebSocket endpoint.")
+    node_id: str = Field(
+        default_factory=socket.gethostname, description="Name of this node in logs and welcome."
+    )
+    max_message_size: int = Field(
+        1 * MiB,
+        ge=125,
+        le=64 * MiB,
+        description="Largest message accepted, counted across fragments; larger closes 1009.",
+    )
+    ping_interval: float = Field(
+        30.0, ge=0, description="Seconds between heartbeat pings; 0 disables heartbeats."
+    )
+    ping_timeout: float = Field(
+        20.0, gt=0, description="Seconds a pong may take before the connection is closed 4002."
+    )
+    max_connections: int = Field(
+        100_000, ge=1, description="Open connections above which handshakes get HTTP 503."
+    )
+    drain_timeout: float = Field(
+        10.0, ge=0, description="Seconds to wait for clients to close on shutdown."
+    )
+    handshake_timeout: float = Field(
+        5.0, gt=0, description="Seconds a client has to complete the HTTP upgrade."
+    )
+    close_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait for the client's close frame before dropping it."
+    )
+    max_header_size: int = Field(
+        8 * 1024,
+        ge=1024,
+        le=PICOWS_MAX_HEADER_SIZE,
+        description="Largest total size of request headers; larger gets HTTP 431.",
+    )
+    read_buffer_size: int = Field(
+        2048, ge=256, description="Initial per-connection read buffer (grows on demand)."
+    )
+    send_queue_limit: int = Field(
+        4 * MiB,
+        ge=64 * 1024,
+        description="Bytes that may wait for one slow client before the slow-consumer policy.",
+    )
+    write_high_water: int = Field(
+        256 * 1024, ge=1024, description="Socket buffer size above which frames wait in the queue."
+    )
+    slow_consumer_policy: SlowConsumerPolicy = Field(
+        SlowConsumerPolicy.DISCONNECT,
+        description="disconnect (close 4008) or drop_oldest (discard the oldest queued frames).",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level logged."
+    )
+    log_format: Literal["json", "console"] = Field("json", description="Log line format.")
+    raw_echo: bool = Field(
+        False, description="Conformance mode: echo every message unchanged, no envelope."
+    )
+
+    @model_validator(mode="after")
+    def _queue_fits_a_message(self) -> Settings:
+        if self.send_queue_limit < self.max_message_size + 16:
+            raise ValueError("send_queue_limit must be larger than max_message_size")
+        return self
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from a TOML file, the environment and explicit overrides (CLI flags)."""
+
+    class _Layered(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if config_file is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+            return tuple(sources)
+
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"config file not found: {config_file}")
+    layered = _Layered(**{k: v for k, v in overrides.items() if v is not None})
+    return Settings.model_validate(layered.model_dump())

@@ -1,0 +1,59 @@
+"""One client connection as the core sees it, and the transport interface it writes through."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..protocol.assembler import MessageAssembler
+
+
+class Transport(Protocol):
+    """What the core needs from a socket; implemented by ``transport/listener.py``."""
+
+    def write(self, data: bytes) -> None:
+        """Write already framed bytes."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Send a close frame and let the close handshake finish."""
+
+    def abort(self) -> None:
+        """Drop the socket now, without a close handshake."""
+
+
+class Connection:
+    """State of one open WebSocket. Slotted: thousands of these sit idle."""
+
+    __slots__ = (
+        "assembler",
+        "closing",
+        "id",
+        "opened_at",
+        "paused",
+        "pending",
+        "pending_bytes",
+        "ping_sent_at",
+        "remote",
+        "transport",
+        "user",
+    )
+
+    def __init__(self, conn_id: str, transport: Transport, remote: str, opened_at: float) -> None:
+        self.id = conn_id
+        self.transport = transport
+        self.remote = remote
+        self.opened_at = opened_at
+        self.user: Any = None
+        #: Frames waiting for the next outbox flush (``None`` when empty, to keep idle ones small).
+        self.pending: list[bytes] | None = None
+        self.pending_bytes = 0
+        #: True while the socket's write buffer is above its high-water mark.
+        self.paused = False
+        #: True once a close was started: nothing more is queued for this connection.
+        self.closing = False
+        #: Loop time of the unanswered heartbeat ping, 0.0 when none is outstanding.
+        self.ping_sent_at = 0.0
+        #: Created only while a fragmented message is being received.
+        self.assembler: MessageAssembler | None = None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.remote}>"

@@ -1,0 +1,104 @@
+"""The v1 JSON envelope: decoding client messages and encoding server messages.
+
+Client messages are objects with a string ``type``, an optional request ``id``
+(string or integer) and an optional ``data`` of any JSON value. ``data`` is
+kept as raw JSON bytes (``msgspec.Raw``): an echo or broadcast puts the very
+bytes it received into its reply, never decoding and re-encoding them.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from .codes import ErrorCode
+
+RequestId = str | int | None
+NULL = msgspec.Raw(b"null")
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    """A decoded client message. Unknown fields are ignored."""
+
+    type: str
+    id: RequestId = None
+    data: msgspec.Raw = NULL
+
+
+class _IdOnly(msgspec.Struct):
+    id: RequestId = None
+
+
+class EnvelopeError(Exception):
+    """A client message that cannot be routed; answered with an ``error`` frame."""
+
+    def __init__(self, code: ErrorCode, message: str, request_id: RequestId = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+_envelope_decoder = msgspec.json.Decoder(Envelope)
+_id_decoder = msgspec.json.Decoder(_IdOnly)
+
+
+def decode_envelope(payload: bytes) -> Envelope:
+    """Decode one text message; raise :class:`EnvelopeError` with the client-facing code."""
+    try:
+        return _envelope_decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        raise EnvelopeError(
+            ErrorCode.INVALID_MESSAGE_FORMAT,
+            f"message must be an object with a string 'type': {exc}",
+            _salvage_id(payload),
+        ) from None
+    except msgspec.DecodeError as exc:
+        raise EnvelopeError(ErrorCode.INVALID_JSON, f"invalid JSON: {exc}") from None
+
+
+def _salvage_id(payload: bytes) -> RequestId:
+    """Best effort: the request id of a message that failed validation, for correlation."""
+    try:
+        return _id_decoder.decode(payload).id
+    except msgspec.DecodeError:
+        return None
+
+
+# --- server messages -------------------------------------------------------------------------
+
+
+class Welcome(msgspec.Struct, tag="welcome", tag_field="type"):
+    connection_id: str
+    node: str
+    heartbeat: float
+
+
+class EchoReply(msgspec.Struct, tag="echo_reply", tag_field="type", omit_defaults=True):
+    data: msgspec.Raw
+    id: RequestId = None
+
+
+class Broadcast(msgspec.Struct, tag="broadcast", tag_field="type"):
+    data: msgspec.Raw = NULL
+
+
+class Pong(msgspec.Struct, tag="pong", tag_field="type", omit_defaults=True):
+    id: RequestId = None
+
+
+class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
+    code: str
+    message: str
+    id: RequestId = None
+
+
+_encoder = msgspec.json.Encoder()
+encode = _encoder.encode
+
+
+def encode_error(code: ErrorCode, message: str, request_id: RequestId = None) -> bytes:
+    """The JSON bytes of an ``error`` frame."""
+    return encode(Error(code=code.value, message=message, id=request_id))

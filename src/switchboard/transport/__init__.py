@@ -1,0 +1,1 @@
+"""The picows data plane: the HTTP upgrade, the per-connection listener, the listening server."""

@@ -1,0 +1,141 @@
+"""The HTTP side of the listening port: health probes, limits and the WebSocket upgrade.
+
+picows calls :meth:`UpgradeHandler.__call__` with each parsed request before it
+validates the upgrade headers. We answer plain probes here (``/health``,
+``/ready``), refuse what must be refused (wrong path 404, draining or full 503,
+oversized headers 431) and otherwise hand picows a listener; picows then checks
+the upgrade itself and answers 400 to a bad one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
+
+from ..core.node import Node
+from .listener import Listener, ListenerLimits
+
+log = structlog.get_logger("switchboard.handshake")
+
+_JSON = {"Content-Type": "application/json"}
+SUPPORTED_SUBPROTOCOLS = ("v1.json",)
+
+
+class HandshakeState:
+    """What the upgrade handler needs to know that changes while the server runs."""
+
+    __slots__ = ("draining",)
+
+    def __init__(self) -> None:
+        self.draining = False
+
+
+class UpgradeHandler:
+    """The picows listener factory: one call per incoming HTTP request."""
+
+    def __init__(
+        self,
+        node: Node,
+        state: HandshakeState,
+        *,
+        path: str,
+        max_connections: int,
+        max_header_size: int,
+        limits: ListenerLimits,
+    ) -> None:
+        self.node = node
+        self.state = state
+        self.path = path.encode()
+        self.max_connections = max_connections
+        self.max_header_size = max_header_size
+        self.limits = limits
+        self.rejected = 0
+        self._warn_full = _Throttled(1.0)
+
+    def __call__(
+        self, request: WSUpgradeRequest
+    ) -> WSUpgradeResponseWithListener | Listener | None:
+        path = request.path.split(b"?", 1)[0]
+        if path == b"/health":
+            return _respond_ok(b'{"status":"ok"}')
+        if path == b"/ready":
+            if self.state.draining:
+                return _respond_error(503, b'{"status":"draining"}')
+            return _respond_ok(b'{"status":"ready"}')
+        if path != self.path:
+            return _respond_error(404, b'{"error":"not found"}')
+        headers = request.headers
+        if sum(len(k) + len(v) + 4 for k, v in headers.items()) > self.max_header_size:
+            return self._reject(431, "request headers too large")
+        if self.state.draining:
+            return self._reject(503, "server is shutting down")
+        open_now = len(self.node.registry)
+        if open_now >= self.max_connections:
+            self._warn_full(
+                lambda suppressed: log.warning(
+                    "Maximum connection limit reached",
+                    connections=open_now,
+                    max_connections=self.max_connections,
+                    rejected_since_last_warning=suppressed,
+                )
+            )
+            return self._reject(503, "maximum connection limit reached")
+        listener = Listener(self.node, self.limits)
+        protocol = _select_subprotocol(headers.get("Sec-WebSocket-Protocol"))
+        if protocol is None:
+            return listener
+        response = WSUpgradeResponse.create_101_response(
+            extra_headers={"Sec-WebSocket-Protocol": protocol}
+        )
+        return WSUpgradeResponseWithListener(response, listener)
+
+    def _reject(self, status: int, reason: str) -> WSUpgradeResponseWithListener:
+        self.rejected += 1
+        body = b'{"error":"' + reason.encode() + b'"}'
+        return _respond_error(status, body)
+
+
+def _select_subprotocol(offered: str | None) -> str | None:
+    """The first protocol the client offers that we support (RFC 6455 section 4.2.2)."""
+    if not offered:
+        return None
+    for name in offered.split(","):
+        name = name.strip()
+        if name in SUPPORTED_SUBPROTOCOLS:
+            return name
+    return None
+
+
+def _respond_ok(body: bytes) -> WSUpgradeResponseWithListener:
+    return WSUpgradeResponseWithListener(
+        WSUpgradeResponse.create_ok_response(body, extra_headers=_JSON), None
+    )
+
+
+def _respond_error(status: int, body: bytes) -> WSUpgradeResponseWithListener:
+    return WSUpgradeResponseWithListener(
+        WSUpgradeResponse.create_error_response(status, body, extra_headers=_JSON), None
+    )
+
+
+class _Throttled:
+    """Runs a callback at most once per ``period`` seconds, telling it how many were skipped."""
+
+    __slots__ = ("_last", "_period", "_skipped")
+
+    def __init__(self, period: float) -> None:
+        self._period = period
+        self._last = float("-inf")
+        self._skipped = 0
+
+    def __call__(self, emit: Callable[[int], object]) -> None:
+        now = time.monotonic()
+        if now - self._last < self._period:
+            self._skipped += 1
+            return
+        self._last = now
+        emit(self._skipped)
+        self._skipped = 0

@@ -1,0 +1,179 @@
+"""The picows listener of one connection: frames in, core calls out, bytes back.
+
+It also implements the core's ``Transport`` protocol, so the core writes to the
+socket through this object without knowing picows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
+
+from ..core.connection import Connection
+from ..core.node import Node
+from ..protocol.assembler import MessageAssembler, ProtocolViolation, check_message
+from ..protocol.codes import CloseCode
+
+log = structlog.get_logger("switchboard.transport")
+
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_CONTINUATION = WSMsgType.CONTINUATION
+_PONG = WSMsgType.PONG
+_CLOSE = WSMsgType.CLOSE
+_MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
+
+
+class Listener(WSListener):
+    """Bridges one picows connection to the core :class:`Node`."""
+
+    __slots__ = ("_abort_handle", "_raw", "_ws", "conn", "limits", "node")
+
+    def __init__(self, node: Node, limits: ListenerLimits) -> None:
+        super().__init__()
+        self.node = node
+        self.limits = limits
+        self.conn: Connection | None = None
+        self._abort_handle: asyncio.TimerHandle | None = None
+
+    # --- picows callbacks ----------------------------------------------------------------------
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self._ws = transport
+        raw = transport.underlying_transport
+        self._raw = raw
+        raw.set_write_buffer_limits(high=self.limits.write_high_water)
+        peer = raw.get_extra_info("peername")
+        remote = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.conn = self.node.open(self, remote)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        conn = self.conn
+        assert conn is not None
+        msg_type = frame.msg_type
+        if msg_type is _TEXT or msg_type is _BINARY:
+            if conn.assembler is None and frame.fin:
+                if conn.closing:
+                    return
+                payload = frame.get_payload_as_bytes()
+                try:
+                    check_message(msg_type.value, payload, self.limits.max_message_size)
+                except ProtocolViolation as exc:
+                    self._violation(conn, exc)
+                    return
+                self.node.on_message(conn, msg_type.value, payload)
+                return
+            self._assemble(conn, frame)
+        elif msg_type is _CONTINUATION:
+            self._assemble(conn, frame)
+        elif msg_type is _PONG:
+            conn.ping_sent_at = 0.0
+        elif msg_type is _CLOSE:
+            self._close_received(conn, frame)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self._abort_handle is not None:
+            self._abort_handle.cancel()
+            self._abort_handle = None
+        conn = self.conn
+        if conn is None:
+            return
+        code, reason, by = _close_summary(transport)
+        self.node.closed(conn, code, reason, by)
+
+    def pause_writing(self) -> None:
+        if self.conn is not None:
+            self.node.outbox.pause(self.conn)
+
+    def resume_writing(self) -> None:
+        if self.conn is not None:
+            self.node.outbox.resume(self.conn)
+
+    # --- core Transport protocol ---------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        self._raw.write(data)
+
+    def close(self, code: int, reason: str) -> None:
+        ws = self._ws
+        if not ws.is_close_frame_sent:
+            ws.send_close(WSCloseCode(code), _truncate_reason(reason))
+        # The peer should answer with its own close frame; do not wait for it forever.
+        if self._abort_handle is None:
+            self._abort_handle = asyncio.get_running_loop().call_later(
+                self.limits.close_timeout, self.abort
+            )
+
+    def abort(self) -> None:
+        self._abort_handle = None
+        self._ws.disconnect(graceful=False)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _assemble(self, conn: Connection, frame: WSFrame) -> None:
+        if conn.closing:
+            return
+        assembler = conn.assembler
+        if assembler is None:
+            assembler = conn.assembler = MessageAssembler(self.limits.max_message_size)
+        try:
+            message = assembler.feed(frame.msg_type.value, frame.fin, frame.get_payload_as_bytes())
+        except ProtocolViolation as exc:
+            self._violation(conn, exc)
+            return
+        if message is not None:
+            conn.assembler = None
+            self.node.on_message(conn, message[0], message[1])
+
+    def _violation(self, conn: Connection, exc: ProtocolViolation) -> None:
+        conn.assembler = None
+        log.info(
+            "protocol_violation",
+            connection_id=conn.id,
+            remote=conn.remote,
+            close_code=int(exc.close_code),
+            reason=exc.reason,
+        )
+        self.node.close(conn, exc.close_code, exc.reason)
+
+    def _close_received(self, conn: Connection, frame: WSFrame) -> None:
+        ws = self._ws
+        if not ws.is_close_frame_sent:
+            if not conn.paused:
+                self.node.outbox.flush(conn)
+            conn.closing = True
+            code = frame.get_close_code()
+            # An empty close frame carries no code (1005 on the API side): answer 1000.
+            reply = CloseCode.NORMAL if code == WSCloseCode.NO_INFO else code.value
+            ws.send_close(WSCloseCode(reply))
+        ws.disconnect()
+
+
+class ListenerLimits:
+    """Per-connection settings every listener shares (one object, not one per connection)."""
+
+    __slots__ = ("close_timeout", "max_message_size", "write_high_water")
+
+    def __init__(self, max_message_size: int, write_high_water: int, close_timeout: float) -> None:
+        self.max_message_size = max_message_size
+        self.write_high_water = write_high_water
+        self.close_timeout = close_timeout
+
+
+def _truncate_reason(reason: str) -> bytes:
+    data = reason.encode("utf-8")[:_MAX_REASON_BYTES]
+    return data.decode("utf-8", "ignore").encode("utf-8")
+
+
+def _close_summary(transport: WSTransport) -> tuple[int, str, str]:
+    """(code, reason, who closed first) from the close handshake, 1006 when there was none."""
+    handshake = transport.close_handshake
+    if handshake is None:
+        return 1006, "connection dropped without a close frame", "network"
+    if handshake.recv_then_sent and handshake.recv is not None:
+        return handshake.recv.code.value, handshake.recv.reason or "", "client"
+    if handshake.sent is not None:
+        return handshake.sent.code.value, handshake.sent.reason or "", "server"
+    return 1006, "", "network"

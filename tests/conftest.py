@@ -1,0 +1,120 @@
+"""Shared fixtures: real Switchboard servers on 127.0.0.1 port 0, in-process or as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvloop
+
+from switchboard import App, Settings
+
+#: Every wait in the tests is a multiple of this unit; raise it on a slow machine.
+UNIT = float(os.environ.get("SWITCHBOARD_TEST_TIMEOUT_UNIT", "1.0"))
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timeout(seconds: float) -> float:
+    return seconds * UNIT
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """Run async tests on uvloop, the loop Switchboard runs on in production."""
+    return {"uvloop": uvloop.new_event_loop}
+
+
+StartServer = Callable[..., Awaitable[App]]
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[StartServer]:
+    """Start in-process servers with the given settings; all are drained at teardown."""
+    apps: list[App] = []
+
+    async def start(**overrides: Any) -> App:
+        settings = Settings(**{"host": "127.0.0.1", "port": 0, "drain_timeout": 1.0, **overrides})
+        app = App(settings)
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        await app.shutdown()
+
+
+def ws_url(app: App, path: str | None = None) -> str:
+    return f"ws://127.0.0.1:{app.port}{path or app.settings.path}"
+
+
+class ServerProcess:
+    """``switchboard serve`` in a subprocess, with its JSON log lines collected."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        cmd = [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1", "--port", "0"]
+        self.proc = subprocess.Popen(
+            [*cmd, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.lines: list[str] = []
+        started = self.wait_for("server_started", timeout(15))
+        self.port: int = started["port"]
+
+    def wait_for(self, event: str, within: float) -> dict[str, Any]:
+        """Read log lines until one has ``event``; return it parsed."""
+        deadline = time.monotonic() + within
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == event:
+                return dict(record)
+        raise AssertionError(f"no {event!r} log line; output so far:\n{''.join(self.lines)}")
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines if line.startswith("{")]
+
+    def url(self, path: str = "/ws") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout(10))
+
+
+@pytest.fixture
+def server_process() -> Iterator[Callable[..., ServerProcess]]:
+    procs: list[ServerProcess] = []
+
+    def spawn(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
+        proc = ServerProcess(list(args), env)
+        procs.append(proc)
+        return proc
+
+    yield spawn
+    for proc in procs:
+        proc.stop()
+
+
+async def recv_json(ws: Any, within: float = 5.0) -> dict[str, Any]:
+    """The next message of a ``websockets`` client, decoded."""
+    raw = await asyncio.wait_for(ws.recv(), timeout(within))
+    return dict(json.loads(raw))
