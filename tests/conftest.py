@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -55,11 +56,37 @@ def ws_url(app: App, path: str | None = None) -> str:
     return f"ws://127.0.0.1:{app.port}{path or app.settings.path}"
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(port: int, proc: subprocess.Popen[str], within: float) -> None:
+    """Poll ``GET /health`` until it answers 200 (the server logs nothing at warning level)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"server exited with {proc.returncode}:\n{out}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"server on port {port} not healthy within {within} s")
+
+
 class ServerProcess:
     """``switchboard serve`` in a subprocess, with its JSON log lines collected."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        cmd = [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1", "--port", "0"]
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port)]
         self.proc = subprocess.Popen(
             [*cmd, *args],
             stdout=subprocess.PIPE,
@@ -68,8 +95,7 @@ class ServerProcess:
             env={**os.environ, **(env or {})},
         )
         self.lines: list[str] = []
-        started = self.wait_for("server_started", timeout(15))
-        self.port: int = started["port"]
+        wait_until_healthy(self.port, self.proc, timeout(15))
 
     def wait_for(self, event: str, within: float) -> dict[str, Any]:
         """Read log lines until one has ``event``; return it parsed."""

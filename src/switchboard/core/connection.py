@@ -13,8 +13,12 @@ class Transport(Protocol):
     def write(self, data: bytes) -> None:
         """Write already framed bytes."""
 
-    def close(self, code: int, reason: str) -> None:
-        """Send a close frame and let the close handshake finish."""
+    def close(self, code: int, reason: str, *, fail: bool = False) -> None:
+        """Send a close frame; then wait for the peer's (``fail=False``) or drop the socket.
+
+        ``fail=True`` is RFC 6455's "fail the WebSocket connection": after a protocol
+        error, a heartbeat timeout or a slow consumer the peer is not waited for.
+        """
 
     def abort(self) -> None:
         """Drop the socket now, without a close handshake."""

@@ -82,8 +82,11 @@ class Node:
         else:
             self.router.on_binary(conn, payload)
 
-    def close(self, conn: Connection, code: int, reason: str = "") -> None:
-        """Start the close handshake, after writing everything already queued."""
+    def close(self, conn: Connection, code: int, reason: str = "", *, fail: bool = False) -> None:
+        """Start the close handshake after writing everything already queued.
+
+        With ``fail`` the socket is closed right after the close frame (see ``Transport``).
+        """
         if conn.closing:
             return
         if not conn.paused:
@@ -91,7 +94,7 @@ class Node:
         else:
             self.outbox.discard(conn)
         conn.closing = True
-        conn.transport.close(code, reason)
+        conn.transport.close(code, reason, fail=fail)
 
     def closed(self, conn: Connection, code: int, reason: str, by: str) -> None:
         """The socket is gone: forget the connection."""
@@ -138,8 +141,8 @@ class Node:
             remote=conn.remote,
             limit_bytes=self.outbox.limit,
         )
-        self.close(conn, CloseCode.SLOW_CONSUMER, "slow consumer: send queue full")
+        self.close(conn, CloseCode.SLOW_CONSUMER, "slow consumer: send queue full", fail=True)
 
     def _heartbeat_timeout(self, conn: Connection) -> None:
         log.info("heartbeat_timeout", connection_id=conn.id, remote=conn.remote)
-        self.close(conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: no pong")
+        self.close(conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: no pong", fail=True)

@@ -55,10 +55,8 @@ def configure_logging(level: str = "info", fmt: LogFormat = "json", node: str = 
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    picows_log = logging.getLogger("picows")
-    picows_log.filters[:] = []
     if root.level > logging.DEBUG:
-        picows_log.addFilter(_quiet_picows)
+        handler.addFilter(_quiet_picows)
     structlog.contextvars.clear_contextvars()
     if node:
         structlog.contextvars.bind_contextvars(node=node)
@@ -70,6 +68,8 @@ def _quiet_picows(record: logging.LogRecord) -> bool:
     Each protocol error already ends in our ``connection_closed`` event with the close
     code and reason; picows' own exception reports (a failing callback) are kept.
     """
+    if not record.name.startswith("picows"):
+        return True
     if record.levelno < logging.WARNING:
         return False
     return not record.getMessage().startswith("WS parser error")

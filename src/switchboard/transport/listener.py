@@ -96,10 +96,14 @@ class Listener(WSListener):
     def write(self, data: bytes) -> None:
         self._raw.write(data)
 
-    def close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str, *, fail: bool = False) -> None:
         ws = self._ws
         if not ws.is_close_frame_sent:
             ws.send_close(WSCloseCode(code), _truncate_reason(reason))
+        if fail:
+            # Write what is buffered, the close frame last, then FIN, without waiting for the
+            # peer's close frame; the abort below still bounds a peer that reads nothing.
+            ws.disconnect(graceful=True)
         # The peer should answer with its own close frame; do not wait for it forever.
         if self._abort_handle is None:
             self._abort_handle = asyncio.get_running_loop().call_later(
@@ -136,7 +140,7 @@ class Listener(WSListener):
             close_code=int(exc.close_code),
             reason=exc.reason,
         )
-        self.node.close(conn, exc.close_code, exc.reason)
+        self.node.close(conn, exc.close_code, exc.reason, fail=True)
 
     def _close_received(self, conn: Connection, frame: WSFrame) -> None:
         ws = self._ws
