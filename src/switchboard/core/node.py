@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 
 import structlog
 
 from ..protocol.codes import CloseCode
 from ..protocol.envelope import Welcome, encode
-from ..protocol.frames import Opcode, encode_frame
+from ..protocol.frames import encode_frame
 from .connection import Connection, Transport
 from .handlers import install_builtin_routes
 from .heartbeat import Heartbeat
@@ -25,8 +26,6 @@ from .registry import Registry
 from .router import Router
 
 log = structlog.get_logger("switchboard.connection")
-
-_TEXT = Opcode.TEXT.value
 
 
 class Node:
@@ -54,6 +53,10 @@ class Node:
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
         )
+        #: Where transports deliver each complete, validated message.
+        self.on_message: Callable[[Connection, int, bytes], None] = (
+            self.echo_raw if raw_echo else self.router.on_message
+        )
         self._welcome_interval = ping_interval
         self._emptied: asyncio.Event | None = None
         self.connections_total = 0
@@ -73,14 +76,9 @@ class Node:
             self.hub.send_json(conn, encode(welcome))
         return conn
 
-    def on_message(self, conn: Connection, opcode: int, payload: bytes) -> None:
-        """A complete, validated message arrived."""
-        if self.raw_echo:
-            self.outbox.send(conn, encode_frame(opcode, payload))
-        elif opcode == _TEXT:
-            self.router.on_text(conn, payload)
-        else:
-            self.router.on_binary(conn, payload)
+    def echo_raw(self, conn: Connection, opcode: int, payload: bytes) -> None:
+        """Conformance mode: send the message back unchanged."""
+        self.outbox.send(conn, encode_frame(opcode, payload))
 
     def close(self, conn: Connection, code: int, reason: str = "", *, fail: bool = False) -> None:
         """Start the close handshake after writing everything already queued.

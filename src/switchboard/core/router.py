@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
+import msgspec
+import structlog
+
 from ..protocol.codes import ErrorCode
-from ..protocol.envelope import Envelope, EnvelopeError, decode_envelope
+from ..protocol.envelope import Envelope, EnvelopeError, decode_envelope, envelope_decoder
+from ..protocol.frames import Opcode
 from .connection import Connection
 from .hub import Hub
 
 Handler = Callable[[Connection, Envelope], None]
 
-log = logging.getLogger("switchboard.router")
+log = structlog.get_logger("switchboard.router")
+_TEXT = Opcode.TEXT.value
+_decode = envelope_decoder.decode
 
 
 class Router:
@@ -30,12 +35,15 @@ class Router:
     def remove(self, message_type: str) -> None:
         self.routes.pop(message_type, None)
 
-    def on_text(self, conn: Connection, payload: bytes) -> None:
-        """Decode one complete text message and dispatch it."""
+    def on_message(self, conn: Connection, opcode: int, payload: bytes) -> None:
+        """One complete message: text is decoded and dispatched, binary is refused."""
+        if opcode != _TEXT:
+            self.on_binary(conn, payload)
+            return
         try:
-            envelope = decode_envelope(payload)
-        except EnvelopeError as exc:
-            self.hub.send_error(conn, exc.code, exc.message, exc.request_id)
+            envelope = _decode(payload)
+        except msgspec.DecodeError:
+            self._invalid(conn, payload)
             return
         handler = self.routes.get(envelope.type)
         if handler is None:
@@ -49,13 +57,16 @@ class Router:
         try:
             handler(conn, envelope)
         except Exception:
-            log.exception(
-                "handler failed",
-                extra={"connection_id": conn.id, "message_type": envelope.type},
-            )
+            log.exception("handler_failed", connection_id=conn.id, message_type=envelope.type)
             self.hub.send_error(
                 conn, ErrorCode.INTERNAL_ERROR, "internal error while handling message", envelope.id
             )
+
+    def _invalid(self, conn: Connection, payload: bytes) -> None:
+        try:
+            decode_envelope(payload)
+        except EnvelopeError as exc:
+            self.hub.send_error(conn, exc.code, exc.message, exc.request_id)
 
     def on_binary(self, conn: Connection, payload: bytes) -> None:
         """The JSON protocol carries text only: a binary message is answered with an error."""

@@ -41,14 +41,15 @@ class EnvelopeError(Exception):
         return f"{self.code}: {self.message}"
 
 
-_envelope_decoder = msgspec.json.Decoder(Envelope)
+envelope_decoder = msgspec.json.Decoder(Envelope)
+"""Raises ``msgspec.DecodeError`` on bad input; :func:`decode_envelope` explains it."""
 _id_decoder = msgspec.json.Decoder(_IdOnly)
 
 
 def decode_envelope(payload: bytes) -> Envelope:
     """Decode one text message; raise :class:`EnvelopeError` with the client-facing code."""
     try:
-        return _envelope_decoder.decode(payload)
+        return envelope_decoder.decode(payload)
     except msgspec.ValidationError as exc:
         raise EnvelopeError(
             ErrorCode.INVALID_MESSAGE_FORMAT,

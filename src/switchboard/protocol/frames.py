@@ -9,6 +9,7 @@ payload we already encoded.
 
 from __future__ import annotations
 
+import struct
 from enum import IntEnum
 
 _FIN = 0x80
@@ -28,22 +29,37 @@ class Opcode(IntEnum):
 def encode_frame(opcode: int, payload: bytes) -> bytes:
     """Return one final, unmasked frame carrying ``payload``."""
     length = len(payload)
-    first = _FIN | opcode
     if length < 126:
-        return bytes((first, length)) + payload
+        return _SHORT_HEADERS[opcode][length] + payload
+    first = _FIN | opcode
     if length < 65536:
-        return bytes((first, 126)) + length.to_bytes(2, "big") + payload
-    return bytes((first, 127)) + length.to_bytes(8, "big") + payload
+        return _pack_medium(first, 126, length) + payload
+    return _pack_long(first, 127, length) + payload
 
 
 def text_frame(payload: bytes) -> bytes:
-    """A final text frame; ``payload`` must already be valid UTF-8."""
-    return encode_frame(Opcode.TEXT, payload)
+    """A final text frame; ``payload`` must already be valid UTF-8. The hot path: one lookup
+    and one concatenation for the usual short message."""
+    length = len(payload)
+    if length < 126:
+        return _SHORT_TEXT[length] + payload
+    if length < 65536:
+        return _pack_medium(_FIN | Opcode.TEXT, 126, length) + payload
+    return _pack_long(_FIN | Opcode.TEXT, 127, length) + payload
 
 
 def binary_frame(payload: bytes) -> bytes:
     """A final binary frame."""
     return encode_frame(Opcode.BINARY, payload)
+
+
+_pack_medium = struct.Struct("!BBH").pack
+_pack_long = struct.Struct("!BBQ").pack
+#: Two-byte headers of every final frame shorter than 126 bytes, by opcode then length.
+_SHORT_HEADERS: dict[int, tuple[bytes, ...]] = {
+    op: tuple(bytes((_FIN | op, n)) for n in range(126)) for op in Opcode
+}
+_SHORT_TEXT = _SHORT_HEADERS[Opcode.TEXT]
 
 
 PING_FRAME: bytes = encode_frame(Opcode.PING, b"")

@@ -15,6 +15,7 @@ from ..core.connection import Connection
 from ..core.node import Node
 from ..protocol.assembler import MessageAssembler, ProtocolViolation, check_message
 from ..protocol.codes import CloseCode
+from ..protocol.frames import Opcode
 
 log = structlog.get_logger("switchboard.transport")
 
@@ -23,6 +24,9 @@ _BINARY = WSMsgType.BINARY
 _CONTINUATION = WSMsgType.CONTINUATION
 _PONG = WSMsgType.PONG
 _CLOSE = WSMsgType.CLOSE
+_OP_TEXT = Opcode.TEXT.value
+_OP_BINARY = Opcode.BINARY.value
+_OPCODES = {_TEXT: _OP_TEXT, _BINARY: _OP_BINARY, _CONTINUATION: Opcode.CONTINUATION.value}
 _MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
 
 
@@ -53,20 +57,29 @@ class Listener(WSListener):
         conn = self.conn
         assert conn is not None
         msg_type = frame.msg_type
-        if msg_type is _TEXT or msg_type is _BINARY:
-            if conn.assembler is None and frame.fin:
-                if conn.closing:
-                    return
-                payload = frame.get_payload_as_bytes()
-                try:
-                    check_message(msg_type.value, payload, self.limits.max_message_size)
-                except ProtocolViolation as exc:
-                    self._violation(conn, exc)
-                    return
-                self.node.on_message(conn, msg_type.value, payload)
-                return
+        if msg_type is _TEXT:
+            opcode = _OP_TEXT
+        elif msg_type is _BINARY:
+            opcode = _OP_BINARY
+        else:
+            self._other_frame(conn, msg_type, frame)
+            return
+        if conn.assembler is not None or not frame.fin:
             self._assemble(conn, frame)
-        elif msg_type is _CONTINUATION:
+            return
+        if conn.closing:
+            return
+        # The hot path: a whole message in one frame.
+        payload = frame.get_payload_as_bytes()
+        try:
+            check_message(opcode, payload, self.limits.max_message_size)
+        except ProtocolViolation as exc:
+            self._violation(conn, exc)
+            return
+        self.node.on_message(conn, opcode, payload)
+
+    def _other_frame(self, conn: Connection, msg_type: WSMsgType, frame: WSFrame) -> None:
+        if msg_type is _CONTINUATION:
             self._assemble(conn, frame)
         elif msg_type is _PONG:
             conn.ping_sent_at = 0.0
@@ -123,7 +136,8 @@ class Listener(WSListener):
         if assembler is None:
             assembler = conn.assembler = MessageAssembler(self.limits.max_message_size)
         try:
-            message = assembler.feed(frame.msg_type.value, frame.fin, frame.get_payload_as_bytes())
+            opcode = _OPCODES[frame.msg_type]
+            message = assembler.feed(opcode, frame.fin, frame.get_payload_as_bytes())
         except ProtocolViolation as exc:
             self._violation(conn, exc)
             return
