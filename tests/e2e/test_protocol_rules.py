@@ -88,3 +88,35 @@ async def test_one_bad_client_does_not_disturb_another(start_server: StartServer
     good.send_frame(Opcode.TEXT, b'{"type":"echo","data":1}')
     reply = await asyncio.wait_for(good.recv_frame(), timeout(5))
     assert json.loads(reply.data)["data"] == 1
+
+
+async def test_reserved_bits_without_an_extension_close_1002(start_server: StartServer) -> None:
+    from websockets.frames import Frame
+
+    app = await start_server()
+    client = await _open(app.port)
+    data = bytearray(Frame(Opcode.TEXT, b'{"type":"echo"}').serialize(mask=True, extensions=[]))
+    data[0] |= 0x20  # RSV2 (the websockets codec refuses to set it for us)
+    client.writer.write(bytes(data))
+    close = await asyncio.wait_for(client.recv_until_close(), timeout(5))
+    assert close.code == 1002
+
+
+async def test_close_codes_no_endpoint_may_send_are_a_protocol_error(
+    start_server: StartServer,
+) -> None:
+    app = await start_server()
+    for bad in (0, 999, 1005, 1006, 1015, 2999, 5000):
+        client = await _open(app.port)
+        client.send_frame(Opcode.CLOSE, bad.to_bytes(2, "big"))
+        close = await asyncio.wait_for(client.recv_until_close(), timeout(5))
+        assert close.code == 1002, bad
+        client.close()
+
+
+async def test_empty_client_close_is_answered_1000(start_server: StartServer) -> None:
+    app = await start_server()
+    client = await _open(app.port)
+    client.send_frame(Opcode.CLOSE, b"")
+    close = await asyncio.wait_for(client.recv_until_close(), timeout(5))
+    assert close.code == 1000

@@ -56,6 +56,10 @@ class Listener(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         conn = self.conn
         assert conn is not None
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
+            # No extension is negotiated, so no reserved bit may be set (RFC 6455 5.2).
+            self._violation(conn, ProtocolViolation(CloseCode.PROTOCOL_ERROR, "reserved bit set"))
+            return
         msg_type = frame.msg_type
         if msg_type is _TEXT:
             opcode = _OP_TEXT
@@ -158,14 +162,22 @@ class Listener(WSListener):
 
     def _close_received(self, conn: Connection, frame: WSFrame) -> None:
         ws = self._ws
-        if not ws.is_close_frame_sent:
-            if not conn.paused:
-                self.node.outbox.flush(conn)
-            conn.closing = True
-            code = frame.get_close_code()
-            # An empty close frame carries no code (1005 on the API side): answer 1000.
-            reply = CloseCode.NORMAL if code == WSCloseCode.NO_INFO else code.value
-            ws.send_close(WSCloseCode(reply))
+        if ws.is_close_frame_sent:  # the answer to our close: the handshake is complete
+            ws.disconnect()
+            return
+        # An empty close frame carries no code: answer 1000. Otherwise echo the code, unless
+        # it is one no endpoint may send (picows lets 0, 1006 and 5000+ through).
+        reply = CloseCode.NORMAL.value
+        if frame.payload_size:
+            reply = frame.get_close_code().value
+            if not _sendable_close_code(reply):
+                reason = f"invalid close code {reply}"
+                self._violation(conn, ProtocolViolation(CloseCode.PROTOCOL_ERROR, reason))
+                return
+        if not conn.paused:
+            self.node.outbox.flush(conn)
+        conn.closing = True
+        ws.send_close(WSCloseCode(reply))
         ws.disconnect()
 
 
@@ -178,6 +190,11 @@ class ListenerLimits:
         self.max_message_size = max_message_size
         self.write_high_water = write_high_water
         self.close_timeout = close_timeout
+
+
+def _sendable_close_code(code: int) -> bool:
+    """Codes a peer may put in a close frame (RFC 6455 7.4.1 and the IANA registry)."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 def _truncate_reason(reason: str) -> bytes:
