@@ -33,7 +33,7 @@ test: venv node-deps
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
 
 ## Benchmarks side by side (Switchboard, raw picows, aiohttp, Node ws) -> docs/benchmarks.md

@@ -30,28 +30,42 @@ from harness.servers import SERVERS, ServerSpec, display_command
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke test: {cfg.QUICK_DURATION_S} s runs, 1 round, "
-                             "results/quick.json, docs untouched unless --docs is given")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: {cfg.QUICK_DURATION_S} s runs, 1 round, "
+        "results/quick.json, docs untouched unless --docs is given",
+    )
     parser.add_argument("--repeat", type=int, help=f"rounds (default {cfg.DEFAULT_REPEAT})")
-    parser.add_argument("--duration", type=int, help="seconds measured per run "
-                                                     f"(default {cfg.DEFAULT_DURATION_S})")
-    parser.add_argument("--servers", default=",".join(SERVERS),
-                        help=f"comma-separated subset of: {', '.join(SERVERS)}")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
-                        help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--duration", type=int, help=f"seconds measured per run (default {cfg.DEFAULT_DURATION_S})"
+    )
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated subset of: {', '.join(SERVERS)}",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of: {', '.join(SCENARIOS)}",
+    )
     parser.add_argument("--idle-conns", type=int, default=cfg.IDLE_CONNS)
     parser.add_argument("--json", type=Path, help="where to write raw results")
     parser.add_argument("--docs", type=Path, help="where to write the markdown report")
     parser.add_argument("--no-docs", action="store_true", help="do not write the report")
-    parser.add_argument("--report-only", action="store_true",
-                        help="only re-render the report from the --json file")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="re-analyse the --json file's runs and re-render the report",
+    )
     args = parser.parse_args(argv)
     args.servers = _subset(parser, args.servers, tuple(SERVERS))
     args.scenarios = _subset(parser, args.scenarios, SCENARIOS)
     args.repeat = args.repeat or (1 if args.quick else cfg.DEFAULT_REPEAT)
-    args.duration = args.duration or (cfg.QUICK_DURATION_S if args.quick
-                                      else cfg.DEFAULT_DURATION_S)
+    args.duration = args.duration or (
+        cfg.QUICK_DURATION_S if args.quick else cfg.DEFAULT_DURATION_S
+    )
     default_json = "quick.json" if args.quick else "latest.json"
     args.json = args.json or cfg.RESULTS_DIR / default_json
     if args.no_docs or (args.quick and args.docs is None):
@@ -90,26 +104,38 @@ def measure(spec: ServerSpec, scenario: str, plan: Plan, round_no: int) -> dict[
             else:
                 record = run_wsbench(plan, scenario, port, proc.pid)
                 if proc.poll() is not None:
-                    record["error"] = (f"server exited ({proc.returncode}) during the run; "
-                                       f"output: {_tail(log)}")
+                    record["error"] = (
+                        f"server exited ({proc.returncode}) during the run; output: {_tail(log)}"
+                    )
         finally:
             stop(proc)
-    return {"scenario": scenario, "server": spec.name, "round": round_no, "port": port,
-            "server_pid": proc.pid, **record}
+    return {
+        "scenario": scenario,
+        "server": spec.name,
+        "round": round_no,
+        "port": port,
+        "server_pid": proc.pid,
+        **record,
+    }
 
 
 def _progress(run: dict[str, Any], round_no: int, rounds: int) -> None:
     key, _ = HEADLINE[run["scenario"]]
     if "error" in run:
         outcome = f"FAILED: {run['error']}"
+    elif run["scenario"] == "idle":
+        outcome = f"{key}={run.get(key, 0):,.0f} still_open={run.get('still_open')}"
     else:
-        extra = ""
+        outcome = (
+            f"{key}={run.get(key, 0):,.0f} server_cpu={run.get('server_cpu_pct')}% "
+            f"wsbench_cpu={run.get('loadgen_cpu_pct')}% core1={run.get('cpu1_busy_pct')}%"
+        )
         if run["scenario"] == "bcast":
-            extra = f" lost={run.get('lost_gaps')} ooo={run.get('out_of_order')}"
-        outcome = (f"{key}={run.get(key, 0):,.0f} server_cpu={run.get('server_cpu_pct', '-')}% "
-                   f"core1={run.get('cpu1_busy_pct', '-')}%{extra}")
-    print(f"[round {round_no + 1}/{rounds}] {run['scenario']:<5} {run['server']:<11} {outcome}",
-          flush=True)
+            outcome += f" lost={run.get('lost_gaps')} ooo={run.get('out_of_order')}"
+    print(
+        f"[round {round_no + 1}/{rounds}] {run['scenario']:<5} {run['server']:<11} {outcome}",
+        flush=True,
+    )
 
 
 def check_servers(names: list[str]) -> tuple[list[ServerSpec], dict[str, str]]:
@@ -130,8 +156,10 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     nofile = raise_nofile(args.idle_conns + cfg.NOFILE_SLACK)
     scenarios = list(args.scenarios)
     if "idle" in scenarios and nofile[0] < args.idle_conns + 100:
-        print(f"[skip] idle: RLIMIT_NOFILE is {nofile[0]}, too low for {args.idle_conns} "
-              "connections", flush=True)
+        print(
+            f"[skip] idle: RLIMIT_NOFILE is {nofile[0]}, too low for {args.idle_conns} connections",
+            flush=True,
+        )
         scenarios.remove("idle")
     ensure_wsbench()
     active, skipped = check_servers(args.servers)
@@ -144,8 +172,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 run = measure(spec, scenario, plan, round_no)
                 _progress(run, round_no, args.repeat)
                 runs.append(run)
-    agg = summary.summarize(runs)
-    return {
+    results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if args.quick else "full",
         "elapsed_s": time.monotonic() - started,
@@ -163,10 +190,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         },
         "skipped": skipped,
         "runs": runs,
-        "summary": agg,
-        "ratios": summary.ratios(agg),
-        "targets": summary.targets(agg),
     }
+    summary.analyse(results)
+    return results
 
 
 def _display_path(path: Path) -> str:
@@ -193,14 +219,23 @@ def _on_sigterm(signum: int, frame: object) -> NoReturn:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        print("interrupted: servers and wsbench stopped, nothing written", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.report_only:
         results = json.loads(args.json.read_text(encoding="utf-8"))
+        summary.analyse(results)  # the runs stay as measured; derived figures are refreshed
     else:
         results = run_all(args)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {_display_path(args.json)}")
         _print_summary(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {_display_path(args.json)}")
     if args.docs is not None:
         args.docs.parent.mkdir(parents=True, exist_ok=True)
         args.docs.write_text(report.render(results), encoding="utf-8")

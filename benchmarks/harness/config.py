@@ -39,3 +39,6 @@ TARGET_IDLE_BYTES = 10 * 1024  # 10 KB per connection, read as KiB
 
 # A run whose load-generator core is at least this busy was probably limited by wsbench.
 GENERATOR_BOUND_PCT = 95
+# A run where more than this % of either core went to neither the server nor wsbench was
+# disturbed by other load on the (shared) machine.
+DISTURBED_PCT = 15

@@ -31,11 +31,33 @@ class Plan:
         """wsbench arguments (without the binary) for ``scenario``."""
         common = ["-p", port, "-u", cfg.WS_PATH, "-d", str(self.duration_s)]
         if scenario == "echo":
-            args = ["echo", "-J", "-c", str(cfg.ECHO_CONNS), "-w", str(cfg.ECHO_WINDOW),
-                    "-s", str(cfg.MSG_SIZE), *common, "-W", str(cfg.WARMUP_S)]
+            args = [
+                "echo",
+                "-J",
+                "-c",
+                str(cfg.ECHO_CONNS),
+                "-w",
+                str(cfg.ECHO_WINDOW),
+                "-s",
+                str(cfg.MSG_SIZE),
+                *common,
+                "-W",
+                str(cfg.WARMUP_S),
+            ]
         elif scenario == "bcast":
-            args = ["bcast", "-J", "-c", str(cfg.BCAST_CONNS), "-w", str(cfg.BCAST_WINDOW),
-                    "-s", str(cfg.MSG_SIZE), *common, "-W", str(cfg.WARMUP_S)]
+            args = [
+                "bcast",
+                "-J",
+                "-c",
+                str(cfg.BCAST_CONNS),
+                "-w",
+                str(cfg.BCAST_WINDOW),
+                "-s",
+                str(cfg.MSG_SIZE),
+                *common,
+                "-W",
+                str(cfg.WARMUP_S),
+            ]
         elif scenario == "idle":
             args = ["idle", "-c", str(self.idle_conns), *common]
         else:

@@ -68,6 +68,10 @@ def _method(results: dict[str, Any]) -> list[str]:
         "growth per connection). `wsbench CPU %` is the generator's own CPU use and `core 1 "
         f"busy %` the whole generator core; runs with core 1 >= {cfg.GENERATOR_BOUND_PCT}% "
         "were probably limited by the generator, not the server.",
+        f"- Broadcast keeps at most `-w {cfg.BCAST_WINDOW}` messages not yet delivered to all "
+        f"{cfg.BCAST_CONNS:,} connections (wsbench's default; its README names none). Windows "
+        "of 1, 10, 50 and 200 gave the same deliveries/s within noise here, with fan-out "
+        "latency growing with the window. Idle uses wsbench's default 3 s settle time (`-T`).",
         "",
         "wsbench command lines:",
         "",
@@ -75,8 +79,7 @@ def _method(results: dict[str, Any]) -> list[str]:
         *[f"{cmd}" for cmd in c["commands"].values()],
         "```",
         "",
-        "Server command lines (each prefixed with "
-        f"`taskset -c {cfg.SERVER_CPU}`):",
+        f"Server command lines (each prefixed with `taskset -c {cfg.SERVER_CPU}`):",
         "",
         "```",
         *[f"{cmd}" for cmd in c["server_commands"].values()],
@@ -87,8 +90,12 @@ def _method(results: dict[str, Any]) -> list[str]:
 
 
 def _cpu_cols(med: dict[str, Any]) -> list[str]:
-    return [_n(med.get("server_cpu_pct")), _n(med.get("loadgen_cpu_pct")),
-            _n(med.get("cpu1_busy_pct"))]
+    return [
+        _n(med.get("server_cpu_pct")),
+        _n(med.get("loadgen_cpu_pct")),
+        _n(med.get("cpu1_busy_pct")),
+        f"{_n(med.get('other_cpu0_pct'))} / {_n(med.get('other_cpu1_pct'))}",
+    ]
 
 
 def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], list[list[str]]]:
@@ -101,26 +108,65 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
             per_run += f" ({cell['runs_failed']} failed)"
         head = [_label(results, server)]
         if scenario == "echo":
-            rows.append([*head, _n(med.get("msg_per_s")), per_run, _n(med.get("p50_us")),
-                         _n(med.get("p99_us")), *_cpu_cols(med), _n(tot.get("errors"))])
+            rows.append(
+                [
+                    *head,
+                    _n(med.get("msg_per_s")),
+                    per_run,
+                    _n(med.get("p50_us")),
+                    _n(med.get("p99_us")),
+                    *_cpu_cols(med),
+                    _n(tot.get("errors")),
+                ]
+            )
         elif scenario == "bcast":
             missing = (tot.get("missing_stalled") or 0) + (tot.get("missing_at_end") or 0)
-            rows.append([*head, _n(med.get("deliveries_per_s")), per_run,
-                         f"{_n(med.get('full_fanout_p50_us'))} / "
-                         f"{_n(med.get('full_fanout_p99_us'))}",
-                         _n(tot.get("lost_gaps")), _n(tot.get("out_of_order")), _n(missing),
-                         *_cpu_cols(med)])
+            rows.append(
+                [
+                    *head,
+                    _n(med.get("deliveries_per_s")),
+                    per_run,
+                    f"{_n(med.get('full_fanout_p50_us'))} / {_n(med.get('full_fanout_p99_us'))}",
+                    _n(tot.get("lost_gaps")),
+                    _n(tot.get("out_of_order")),
+                    _n(missing),
+                    *_cpu_cols(med),
+                ]
+            )
         else:
-            rows.append([*head, _n(med.get("bytes_per_conn")), per_run,
-                         _n(med.get("bytes_per_conn_end")), _n(med.get("still_open")),
-                         _n(med.get("open_s"), 2), _n(tot.get("closed_by_server"))])
-    cpu = ["server CPU %", "wsbench CPU %", "core 1 busy %"]
+            rows.append(
+                [
+                    *head,
+                    _n(med.get("bytes_per_conn")),
+                    per_run,
+                    _n(med.get("bytes_per_conn_end")),
+                    _n(med.get("still_open")),
+                    _n(med.get("open_s"), 2),
+                    _n(tot.get("closed_by_server")),
+                ]
+            )
+    cpu = ["server CPU %", "wsbench CPU %", "core 1 busy %", "other load core 0 / 1 %"]
     headers = {
         "echo": ["server", "median msg/s", "per run", "p50 µs", "p99 µs", *cpu, "errors"],
-        "bcast": ["server", "median deliveries/s", "per run", "full fan-out p50 / p99 µs",
-                  "lost gaps", "out of order", "missing", *cpu],
-        "idle": ["server", "median bytes/conn", "per run", "bytes/conn at end", "still open",
-                 "connect s", "closed by server"],
+        "bcast": [
+            "server",
+            "median deliveries/s",
+            "per run",
+            "full fan-out p50 / p99 µs",
+            "lost gaps",
+            "out of order",
+            "missing",
+            *cpu,
+        ],
+        "idle": [
+            "server",
+            "median bytes/conn",
+            "per run",
+            "bytes/conn at end",
+            "still open",
+            "connect s",
+            "closed by server",
+        ],
     }
     return headers[scenario], rows
 
@@ -129,13 +175,38 @@ def _results(results: dict[str, Any]) -> list[str]:
     lines = ["## Results", ""]
     for scenario in results["summary"]:
         header, rows = _scenario_rows(results, scenario)
-        lines += [f"### {TITLES[scenario]}", "", f"`{results['config']['commands'][scenario]}`",
-                  "", *_table(header, rows)]
-        bound = [_label(results, s) for s, c in results["summary"][scenario].items()
-                 if c["generator_bound_runs"]]
+        lines += [
+            f"### {TITLES[scenario]}",
+            "",
+            f"`{results['config']['commands'][scenario]}`",
+            "",
+            *_table(header, rows),
+        ]
+        bound = [
+            _label(results, s)
+            for s, c in results["summary"][scenario].items()
+            if c["generator_bound_runs"]
+        ]
         if bound:
-            lines += [f"Generator core >= {cfg.GENERATOR_BOUND_PCT}% busy in some runs of: "
-                      f"{', '.join(bound)} — those figures are a lower bound for the server.", ""]
+            lines += [
+                f"Core 1 (wsbench and the kernel work its system calls trigger) was >= "
+                f"{cfg.GENERATOR_BOUND_PCT}% busy in some runs of: {', '.join(bound)}. "
+                "The generator side may have capped those runs, so their figures are a "
+                "lower bound for the server, and a Switchboard ratio against them may "
+                "be overstated.",
+                "",
+            ]
+        noisy = [
+            f"{_label(results, s)} (round {', '.join(map(str, c['disturbed_rounds']))})"
+            for s, c in results["summary"][scenario].items()
+            if c.get("disturbed_rounds")
+        ]
+        if noisy:
+            lines += [
+                f"Disturbed by other load (> {cfg.DISTURBED_PCT}% of a core used by "
+                f"neither the server nor wsbench): {', '.join(noisy)}.",
+                "",
+            ]
         failures = [(s, f) for s, c in results["summary"][scenario].items() for f in c["failures"]]
         lines += [f"- {_label(results, s)} failed a run: {f}" for s, f in failures]
         if failures:
@@ -146,24 +217,64 @@ def _results(results: dict[str, Any]) -> list[str]:
 def _ratios(results: dict[str, Any]) -> list[str]:
     lines = ["## Switchboard against the baselines", ""]
     if not results["ratios"]:
-        reason = results["skipped"].get(SUBJECT, "it was not part of this run")
+        if SUBJECT in results["skipped"]:
+            reason = results["skipped"][SUBJECT]
+        elif SUBJECT in results["config"]["server_labels"]:
+            reason = "none of its runs succeeded; see Results"
+        else:
+            reason = "it was not part of this run"
         return [*lines, f"No ratios: Switchboard was not measured ({reason}).", ""]
     baselines = [s for s in results["config"]["server_labels"] if s != SUBJECT]
-    rows = [[RATIO_LABELS[scenario],
-             *[f"{per[b]:.2f}x" if b in per else "n/a" for b in baselines]]
-            for scenario, per in results["ratios"].items()]
+    rows = [
+        [RATIO_LABELS[scenario], *[f"{per[b]:.2f}x" if b in per else "n/a" for b in baselines]]
+        for scenario, per in results["ratios"].items()
+    ]
     header = ["Switchboard / baseline", *[_label(results, b) for b in baselines]]
     return [*lines, *_table(header, rows)]
 
 
 def _targets(results: dict[str, Any]) -> list[str]:
     mark = {True: "PASS", False: "FAIL", None: "not measured"}
-    rows = [[t["target"], t["required"], t["actual"], mark[t["passed"]]]
-            for t in results["targets"]]
-    note = (f"Idle target read as 10 KB = {cfg.TARGET_IDLE_BYTES:,} bytes of server RSS growth "
-            "per connection (wsbench `bytes_per_conn`, measured after the settle time).")
-    return ["## Targets", "", *_table(["target", "required", "measured", "result"], rows),
-            note, ""]
+    rows = [
+        [t["target"], t["required"], t["actual"], mark[t["passed"]]] for t in results["targets"]
+    ]
+    note = (
+        f"Idle target read as 10 KB = {cfg.TARGET_IDLE_BYTES:,} bytes of server RSS growth "
+        "per connection (wsbench `bytes_per_conn`, measured after the settle time)."
+    )
+    return ["## Targets", "", *_table(["target", "required", "measured", "result"], rows), note, ""]
+
+
+CAVEATS = [
+    "## Reading the numbers",
+    "",
+    "- Every echo and broadcast figure is bounded by two single cores: the server's (core 0) "
+    "and wsbench's (core 1). Where the `core 1 busy %` column is near 100, the server may be "
+    "faster than the figure shows.",
+    "- How hard wsbench works per message depends on the server: a server that issues one "
+    "write per frame makes wsbench read about one frame per system call, while one that "
+    "coalesces frames per connection lets it read many. While the harness was being built "
+    "(Nov 2026, this machine) wsbench counted up to about 1.8 million echo msg/s and 2.1 "
+    "million broadcast deliveries/s with core 1 at 83-92% busy, while the picows raw "
+    "baseline already kept core 1 92-99% busy in broadcast at 170,000-280,000 "
+    "deliveries/s. One wsbench core therefore tops out around 2-2.5 million broadcast "
+    "deliveries/s here, which is where a 20x Node ws target lands (Node ws does "
+    "100,000-170,000): read the core 1 column before blaming a missed broadcast target "
+    "on the server.",
+    "- CPU columns are medians over the runs. `server CPU %` and `wsbench CPU %` are the "
+    "processes' own user + system time; `core 1 busy %` is the whole generator core from "
+    "/proc/stat. `other load` is a core's busy time minus the process pinned to it: near 0 "
+    "in a clean run, larger when other work on this shared machine took that core (such "
+    "runs are listed under each table; medians keep them from dominating).",
+    "- `errors` counts frames wsbench did not expect. Switchboard sends one `welcome` frame "
+    "per connection, so it shows up to one error per connection; in echo mode wsbench takes "
+    "a welcome that arrives before its first send as an extra reply and keeps one more "
+    "message in flight on that connection (11 instead of 10). Measured on a running "
+    "Switchboard, `-w 9`, `-w 10` and `-w 11` gave the same msg/s within noise (a few %).",
+    "- Idle `bytes/conn` is the server's RSS growth divided by the number of connections, "
+    "taken after wsbench's 3 s settle time (`bytes/conn at end`: after the idle period).",
+    "",
+]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -181,4 +292,5 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     for part in (_machine, _method, _results, _ratios, _targets):
         lines += part(results)
+    lines += CAVEATS
     return "\n".join(lines).rstrip() + "\n"

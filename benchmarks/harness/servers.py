@@ -33,8 +33,18 @@ def _switchboard_bin() -> str | None:
 
 def _switchboard_cmd(port: str) -> list[str]:
     exe = _switchboard_bin() or "switchboard"
-    return [exe, "serve", "--host", HOST, "--port", port, "--path", WS_PATH,
-            "--log-level", "warning"]
+    return [
+        exe,
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        port,
+        "--path",
+        WS_PATH,
+        "--log-level",
+        "warning",
+    ]
 
 
 def _check_switchboard() -> str | None:
@@ -83,8 +93,9 @@ def _check_node() -> str | None:
     argv = ["npm", "ci" if has_lock else "install", "--no-audit", "--no-fund"]
     print(f"[setup] {' '.join(argv)} in {BENCH_DIR}", flush=True)
     try:
-        proc = subprocess.run(argv, cwd=BENCH_DIR, capture_output=True, text=True,
-                              timeout=NPM_TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            argv, cwd=BENCH_DIR, capture_output=True, text=True, timeout=NPM_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired:
         return f"`{' '.join(argv)}` did not finish within {NPM_TIMEOUT_S:.0f}s"
     if proc.returncode != 0:
@@ -101,11 +112,18 @@ SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
         ServerSpec("switchboard", "Switchboard", _switchboard_cmd, _check_switchboard),
-        ServerSpec("picows_raw", "picows raw (uvloop, msgspec)",
-                   _python_server("picows_raw.py"),
-                   _check_python_modules("picows", "uvloop", "msgspec")),
-        ServerSpec("aiohttp", "aiohttp (stdlib json)", _python_server("aiohttp_server.py"),
-                   _check_python_modules("aiohttp")),
+        ServerSpec(
+            "picows_raw",
+            "picows raw (uvloop, msgspec)",
+            _python_server("picows_raw.py"),
+            _check_python_modules("picows", "uvloop", "msgspec"),
+        ),
+        ServerSpec(
+            "aiohttp",
+            "aiohttp (stdlib json)",
+            _python_server("aiohttp_server.py"),
+            _check_python_modules("aiohttp"),
+        ),
         ServerSpec("node_ws", "Node ws 8.23.0", _node_cmd, _check_node),
     )
 }

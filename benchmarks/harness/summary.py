@@ -9,8 +9,15 @@ from harness import config as cfg
 from harness.loadgen import HEADLINE, SCENARIOS
 
 # Counters that are summed over runs (everything else numeric gets a median).
-COUNTERS = ("errors", "closed_by_server", "lost_gaps", "out_of_order", "missing_stalled",
-            "stalls", "missing_at_end")
+COUNTERS = (
+    "errors",
+    "closed_by_server",
+    "lost_gaps",
+    "out_of_order",
+    "missing_stalled",
+    "stalls",
+    "missing_at_end",
+)
 SUBJECT = "switchboard"
 
 
@@ -18,9 +25,27 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def with_other_load(run: dict[str, Any]) -> dict[str, Any]:
+    """Add CPU on each core that neither the server nor wsbench used (other tenants' load).
+
+    On this machine a clean run shows the server's CPU close to core 0's busy time and
+    wsbench's close to core 1's, so the difference is load that disturbed the run.
+    """
+    out = dict(run)
+    for core, proc_key in (("cpu0", "server_cpu_pct"), ("cpu1", "loadgen_cpu_pct")):
+        busy, used = run.get(f"{core}_busy_pct"), run.get(proc_key)
+        if isinstance(busy, int | float) and isinstance(used, int | float) and used >= 0:
+            out[f"other_{core}_pct"] = max(0.0, busy - used)
+    return out
+
+
+def disturbed(run: dict[str, Any]) -> bool:
+    return any(run.get(f"other_{core}_pct", 0) > cfg.DISTURBED_PCT for core in ("cpu0", "cpu1"))
+
+
 def summarize_cell(runs: list[dict[str, Any]], scenario: str) -> dict[str, Any]:
     """Aggregate the runs of one server in one scenario."""
-    ok = [run for run in runs if "error" not in run]
+    ok = [with_other_load(run) for run in runs if "error" not in run]
     headline, _ = HEADLINE[scenario]
     cell: dict[str, Any] = {
         "runs_ok": len(ok),
@@ -39,7 +64,15 @@ def summarize_cell(runs: list[dict[str, Any]], scenario: str) -> dict[str, Any]:
             cell["median"][key] = statistics.median(values)
     busy = [run.get("cpu1_busy_pct", 0) for run in ok]
     cell["generator_bound_runs"] = sum(1 for pct in busy if pct >= cfg.GENERATOR_BOUND_PCT)
+    cell["disturbed_rounds"] = [run["round"] + 1 for run in ok if disturbed(run)]
     return cell
+
+
+def analyse(results: dict[str, Any]) -> None:
+    """(Re)compute summary, ratios and targets of ``results`` from its raw runs."""
+    results["summary"] = summarize(results["runs"])
+    results["ratios"] = ratios(results["summary"])
+    results["targets"] = targets(results["summary"])
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -92,24 +125,40 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Check Switchboard against the project's performance targets."""
     rat = ratios(summary)
     checks = [
-        _ratio_target("echo msg/s vs Node ws", rat.get("echo", {}).get("node_ws"),
-                      cfg.TARGET_ECHO_VS_NODE),
-        _ratio_target("echo msg/s vs aiohttp", rat.get("echo", {}).get("aiohttp"),
-                      cfg.TARGET_ECHO_VS_AIOHTTP),
-        _ratio_target("broadcast deliveries/s vs Node ws", rat.get("bcast", {}).get("node_ws"),
-                      cfg.TARGET_BCAST_VS_NODE),
+        _ratio_target(
+            "echo msg/s vs Node ws", rat.get("echo", {}).get("node_ws"), cfg.TARGET_ECHO_VS_NODE
+        ),
+        _ratio_target(
+            "echo msg/s vs aiohttp", rat.get("echo", {}).get("aiohttp"), cfg.TARGET_ECHO_VS_AIOHTTP
+        ),
+        _ratio_target(
+            "broadcast deliveries/s vs Node ws",
+            rat.get("bcast", {}).get("node_ws"),
+            cfg.TARGET_BCAST_VS_NODE,
+        ),
     ]
     cell = summary.get("bcast", {}).get(SUBJECT)
     if cell and cell["runs_ok"]:
         lost = cell["total"].get("lost_gaps", 0)
         ooo = cell["total"].get("out_of_order", 0)
-        checks.append(_target("broadcast lost / out of order (all runs)", "0 / 0",
-                              f"{lost} / {ooo}", lost == 0 and ooo == 0))
+        checks.append(
+            _target(
+                "broadcast lost / out of order (all runs)",
+                "0 / 0",
+                f"{lost} / {ooo}",
+                lost == 0 and ooo == 0,
+            )
+        )
     else:
         checks.append(_target("broadcast lost / out of order (all runs)", "0 / 0", "n/a", None))
     idle = headline(summary, "idle", SUBJECT)
     limit = cfg.TARGET_IDLE_BYTES
-    checks.append(_target("idle bytes per connection", f"<= {limit:,} B",
-                          "n/a" if idle is None else f"{idle:,.0f} B",
-                          None if idle is None else idle <= limit))
+    checks.append(
+        _target(
+            "idle bytes per connection",
+            f"<= {limit:,} B",
+            "n/a" if idle is None else f"{idle:,.0f} B",
+            None if idle is None else idle <= limit,
+        )
+    )
     return checks
