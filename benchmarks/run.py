@@ -1,12 +1,13 @@
 """Run the Switchboard benchmark suite against the baseline servers, side by side.
 
-For every round and scenario (echo, broadcast, idle) each server is started fresh, pinned to
-core 0, measured once by wsbench pinned to core 1, and stopped; servers are interleaved and
-their order rotates between rounds. Medians, ratios and target checks go to
+For every round and scenario (echo; broadcast with publication window 10, ``bcast``, and 50,
+``bcast-burst``; idle) each server is started fresh, pinned to core 0, measured once by
+wsbench pinned to core 1, and stopped; servers are interleaved and their order rotates
+between rounds. Medians, ratios and target checks go to
 ``benchmarks/results/latest.json`` and ``docs/benchmarks.md``.
 
     .venv/bin/python benchmarks/run.py            # full run (~10-15 min on 2 cores)
-    .venv/bin/python benchmarks/run.py --quick    # smoke test (~2 min), writes results/quick.json
+    .venv/bin/python benchmarks/run.py --quick    # smoke test (~1.5 min), writes results/quick.json
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import IO, Any, NoReturn
 
 from harness import config as cfg
 from harness import envinfo, report, summary
-from harness.loadgen import HEADLINE, SCENARIOS, Plan, ensure_wsbench, run_wsbench
+from harness.loadgen import BCAST_WINDOWS, HEADLINE, SCENARIOS, Plan, ensure_wsbench, run_wsbench
 from harness.procs import free_port, pinned, raise_nofile, spawn, stop, wait_ready
 from harness.servers import SERVERS, ServerSpec, display_command
 
@@ -130,10 +131,10 @@ def _progress(run: dict[str, Any], round_no: int, rounds: int) -> None:
             f"{key}={run.get(key, 0):,.0f} server_cpu={run.get('server_cpu_pct')}% "
             f"wsbench_cpu={run.get('loadgen_cpu_pct')}% core1={run.get('cpu1_busy_pct')}%"
         )
-        if run["scenario"] == "bcast":
+        if run["scenario"] in BCAST_WINDOWS:
             outcome += f" lost={run.get('lost_gaps')} ooo={run.get('out_of_order')}"
     print(
-        f"[round {round_no + 1}/{rounds}] {run['scenario']:<5} {run['server']:<11} {outcome}",
+        f"[round {round_no + 1}/{rounds}] {run['scenario']:<11} {run['server']:<11} {outcome}",
         flush=True,
     )
 
@@ -207,7 +208,7 @@ def _print_summary(results: dict[str, Any]) -> None:
         for server, cell in cells.items():
             value = cell["median"].get(key)
             shown = "n/a" if value is None else f"{value:,.0f}"
-            print(f"  {scenario:<5} {server:<11} {key}={shown}  runs={cell['values']}")
+            print(f"  {scenario:<11} {server:<11} {key}={shown}  runs={cell['values']}")
     for target in results["targets"]:
         print(f"  target {target['target']}: {target['actual']} (need {target['required']})")
 
