@@ -58,7 +58,11 @@ class Heartbeat:
         for conn in self.registry:
             if conn.ping_sent_at == 0.0 and not conn.closing:
                 conn.ping_sent_at = now
-                send(conn, PING_FRAME)
+                if conn.pending is None and not conn.paused:
+                    # Nothing queued: write now, no per-connection list for an idle socket.
+                    conn.transport.write(PING_FRAME)
+                else:
+                    send(conn, PING_FRAME)
         self._later(self.timeout, self._check_round)
         self._later(self.interval, self._ping_round)
 
