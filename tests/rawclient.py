@@ -15,6 +15,20 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.streams import StreamReader
 
 
+def parse_server_frame(data: bytes) -> Frame:
+    """Parse one complete unmasked frame with the ``websockets`` frame codec."""
+    stream = StreamReader()
+    stream.feed_data(data)
+    stream.feed_eof()
+    parser = Frame.parse(stream.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame: Frame = done.value
+        return frame
+    raise AssertionError("incomplete frame")
+
+
 class RawClient:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -57,15 +71,7 @@ class RawClient:
             extra = await self.reader.readexactly(8)
         size = int.from_bytes(extra, "big") if extra else length
         body = await self.reader.readexactly(size)
-        stream = StreamReader()
-        stream.feed_data(header + extra + body)
-        parser = Frame.parse(stream.read_exact, mask=False)
-        try:
-            next(parser)
-        except StopIteration as done:
-            frame: Frame = done.value
-            return frame
-        raise AssertionError("incomplete frame")
+        return parse_server_frame(header + extra + body)
 
     async def recv_until_close(self, ignore_pings: bool = True) -> Close:
         """Read frames, never answering pings, until the server's close frame."""
