@@ -26,6 +26,30 @@ MiB = 1024 * 1024
 PICOWS_MAX_HEADER_SIZE = 16 * 1024
 
 
+#: ``switchboard serve --help`` panel of each setting (the flags are generated from the fields).
+CLI_GROUPS: dict[str, str] = {
+    **dict.fromkeys(("host", "port", "path", "node_id"), "Network"),
+    **dict.fromkeys(
+        (
+            "max_message_size",
+            "max_connections",
+            "max_header_size",
+            "handshake_timeout",
+            "read_buffer_size",
+            "send_queue_limit",
+            "write_high_water",
+            "slow_consumer_policy",
+        ),
+        "Limits",
+    ),
+    **dict.fromkeys(
+        ("ping_interval", "ping_timeout", "close_timeout", "drain_timeout"),
+        "Heartbeat and shutdown",
+    ),
+    **dict.fromkeys(("log_level", "log_format", "raw_echo"), "Logging and modes"),
+}
+
+
 class Settings(BaseSettings):
     """Every knob of a Switchboard node."""
 

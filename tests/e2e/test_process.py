@@ -90,3 +90,13 @@ def test_invalid_settings_exit_2_with_a_message() -> None:
     )
     assert result.returncode == 2
     assert "port" in result.stderr
+
+
+async def test_flags_reach_the_server(server_process: Spawn) -> None:
+    server = server_process("--raw-echo", "--max-message-size", "2000", "--path", "/echo")
+    async with websockets.connect(server.url("/echo")) as ws:
+        await ws.send("raw, no envelope")
+        assert await asyncio.wait_for(ws.recv(), timeout(5)) == "raw, no envelope"
+        await ws.send("x" * 2001)
+        await asyncio.wait_for(ws.wait_closed(), timeout(5))
+    assert ws.close_code == 1009
