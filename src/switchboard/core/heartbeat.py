@@ -48,10 +48,6 @@ class Heartbeat:
             handle.cancel()
         self._handles.clear()
 
-    @staticmethod
-    def pong_received(conn: Connection) -> None:
-        conn.ping_sent_at = 0.0
-
     def _ping_round(self) -> None:
         now = self._loop.time()
         send = self.outbox.send
