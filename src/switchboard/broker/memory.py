@@ -1,0 +1,129 @@
+"""The embedded in-memory broker: one process, no other service, same contract as Redis."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from typing import Any
+
+from .base import (
+    Broker,
+    BrokerHandler,
+    HistoryOptions,
+    Publication,
+    Recovery,
+    StreamPosition,
+)
+
+
+class _Stream:
+    """One channel's offsets, epoch and bounded history."""
+
+    __slots__ = ("epoch", "expires_at", "items", "top")
+
+    def __init__(self) -> None:
+        self.epoch = secrets.token_urlsafe(6)
+        self.top = 0
+        self.items: deque[tuple[Publication, float]] = deque()
+        self.expires_at = float("inf")
+
+
+#: A channel without history keeps counting offsets while it is in use; once it has been
+#: quiet this long its counter is dropped (the next publication starts a new epoch).
+IDLE_STREAM_TTL = 300.0
+#: Expired streams are swept every this many publications, so channels used once do not pile up.
+SWEEP_EVERY = 1024
+
+
+class MemoryBroker(Broker):
+    """Publications are delivered in the publisher's call, in offset order, to this node."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._until_sweep = SWEEP_EVERY
+        self._handler: BrokerHandler | None = None
+        self._subscribed: set[str] = set()
+        self._streams: dict[str, _Stream] = {}
+        self._presence: dict[str, dict[str, dict[str, Any]]] = {}
+
+    async def start(self, handler: BrokerHandler) -> None:
+        self._handler = handler
+
+    async def close(self) -> None:
+        self._handler = None
+        self._subscribed.clear()
+
+    async def publish(self, channel: str, data: bytes, history: HistoryOptions) -> StreamPosition:
+        stream = self._stream(channel, create=True)
+        assert stream is not None
+        now = self._clock()
+        stream.top += 1
+        publication = Publication(channel, stream.top, stream.epoch, data)
+        if history.enabled:
+            stream.items.append((publication, now + history.ttl))
+            while len(stream.items) > history.size:
+                stream.items.popleft()
+            # The stream itself is forgotten once its newest message would have expired.
+            stream.expires_at = now + max(history.ttl, IDLE_STREAM_TTL)
+        else:
+            stream.expires_at = now + IDLE_STREAM_TTL
+        self._until_sweep -= 1
+        if not self._until_sweep:
+            self._sweep(now)
+        if self._handler is not None and channel in self._subscribed:
+            self._handler.on_publication(publication)
+        return StreamPosition(stream.top, stream.epoch)
+
+    async def subscribe(self, channel: str) -> None:
+        self._subscribed.add(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._subscribed.discard(channel)
+
+    async def position(self, channel: str) -> StreamPosition:
+        stream = self._stream(channel, create=True)
+        assert stream is not None
+        return StreamPosition(stream.top, stream.epoch)
+
+    async def recover(self, channel: str, since: StreamPosition) -> Recovery:
+        stream = self._stream(channel, create=True)
+        assert stream is not None
+        position = StreamPosition(stream.top, stream.epoch)
+        if since.epoch != stream.epoch or since.offset > stream.top:
+            return Recovery(False, position)
+        now = self._clock()
+        kept = [pub for pub, expires in stream.items if expires > now]
+        missed = [pub for pub in kept if pub.offset > since.offset]
+        first_needed = since.offset + 1
+        if first_needed <= stream.top and (not missed or missed[0].offset != first_needed):
+            return Recovery(False, position)
+        return Recovery(True, position, missed)
+
+    async def add_presence(self, channel: str, client_id: str, info: dict[str, Any]) -> None:
+        self._presence.setdefault(channel, {})[client_id] = dict(info)
+
+    async def remove_presence(self, channel: str, client_id: str) -> None:
+        members = self._presence.get(channel)
+        if members is not None:
+            members.pop(client_id, None)
+            if not members:
+                del self._presence[channel]
+
+    async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
+        return {cid: dict(info) for cid, info in self._presence.get(channel, {}).items()}
+
+    def _sweep(self, now: float) -> None:
+        self._until_sweep = SWEEP_EVERY
+        for channel in [c for c, s in self._streams.items() if s.expires_at <= now]:
+            del self._streams[channel]
+
+    def _stream(self, channel: str, *, create: bool) -> _Stream | None:
+        stream = self._streams.get(channel)
+        if stream is not None and stream.expires_at <= self._clock():
+            # History fully expired: the offsets it vouched for are gone, start a new epoch.
+            del self._streams[channel]
+            stream = None
+        if stream is None and create:
+            stream = self._streams[channel] = _Stream()
+        return stream

@@ -1,0 +1,157 @@
+"""The broker contract: every Broker implementation must pass these (memory now, Redis later)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from switchboard.broker import (
+    Broker,
+    HistoryOptions,
+    MemoryBroker,
+    Publication,
+    StreamPosition,
+)
+
+from ..conftest import timeout
+
+KEEP = HistoryOptions(size=5, ttl=60)
+NONE = HistoryOptions()
+
+BrokerFactory = Callable[[], Broker]
+FACTORIES: dict[str, BrokerFactory] = {"memory": MemoryBroker}
+
+
+class Received:
+    def __init__(self) -> None:
+        self.publications: list[Publication] = []
+
+    def on_publication(self, publication: Publication) -> None:
+        self.publications.append(publication)
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Broker, Received]]:
+    instance = FACTORIES[request.param]()
+    received = Received()
+    await instance.start(received)
+    yield instance, received
+    await instance.close()
+
+
+async def publish_n(broker: Broker, channel: str, n: int, history: HistoryOptions) -> None:
+    for i in range(n):
+        await broker.publish(channel, b'{"n":%d}' % i, history)
+
+
+async def test_offsets_start_at_one_and_increase_in_one_epoch(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, _ = broker
+    positions = [await b.publish("room:1", b"1", KEEP) for _ in range(3)]
+    assert [p.offset for p in positions] == [1, 2, 3]
+    assert len({p.epoch for p in positions}) == 1
+    assert await b.position("room:1") == positions[-1]
+    other = await b.position("room:2")
+    assert other.offset == 0
+
+
+async def test_only_subscribed_channels_are_delivered_in_order(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, received = broker
+    await b.subscribe("room:1")
+    await publish_n(b, "room:1", 3, KEEP)
+    await publish_n(b, "room:2", 2, KEEP)
+    await b.unsubscribe("room:1")
+    await publish_n(b, "room:1", 1, KEEP)
+    assert [(p.channel, p.offset, p.data) for p in received.publications] == [
+        ("room:1", 1, b'{"n":0}'),
+        ("room:1", 2, b'{"n":1}'),
+        ("room:1", 3, b'{"n":2}'),
+    ]
+
+
+async def test_recovery_returns_exactly_what_was_missed(broker: tuple[Broker, Received]) -> None:
+    b, _ = broker
+    await publish_n(b, "room:1", 2, KEEP)
+    seen = await b.position("room:1")
+    await publish_n(b, "room:1", 3, KEEP)
+    recovery = await b.recover("room:1", seen)
+    assert recovery.recovered
+    assert [p.offset for p in recovery.publications] == [3, 4, 5]
+    assert [p.data for p in recovery.publications] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+    assert recovery.position == StreamPosition(5, seen.epoch)
+
+
+async def test_recovery_at_the_top_is_recovered_with_nothing(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, _ = broker
+    await publish_n(b, "room:1", 4, KEEP)
+    top = await b.position("room:1")
+    recovery = await b.recover("room:1", top)
+    assert recovery.recovered
+    assert recovery.publications == []
+
+
+async def test_gap_older_than_history_is_not_recovered(broker: tuple[Broker, Received]) -> None:
+    b, _ = broker
+    await publish_n(b, "room:1", 1, KEEP)
+    seen = await b.position("room:1")
+    await publish_n(b, "room:1", KEEP.size + 1, KEEP)  # offset 2 has been pushed out
+    recovery = await b.recover("room:1", seen)
+    assert not recovery.recovered
+    assert recovery.publications == []
+    assert recovery.position.offset == KEEP.size + 2
+    # One step later the history still reaches back far enough.
+    just_in = StreamPosition(seen.offset + 1, seen.epoch)
+    assert (await b.recover("room:1", just_in)).recovered
+
+
+async def test_wrong_epoch_or_future_offset_is_not_recovered(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, _ = broker
+    await publish_n(b, "room:1", 3, KEEP)
+    top = await b.position("room:1")
+    assert not (await b.recover("room:1", StreamPosition(1, "another-epoch"))).recovered
+    assert not (await b.recover("room:1", StreamPosition(top.offset + 5, top.epoch))).recovered
+
+
+async def test_expired_history_is_not_recovered(broker: tuple[Broker, Received]) -> None:
+    b, _ = broker
+    short = HistoryOptions(size=10, ttl=0.2)
+    await publish_n(b, "room:1", 1, short)
+    seen = await b.position("room:1")
+    await publish_n(b, "room:1", 2, short)
+    await asyncio.sleep(timeout(0.4))
+    recovery = await b.recover("room:1", seen)
+    assert not recovery.recovered
+
+
+async def test_channel_without_history_counts_offsets_but_recovers_nothing(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, _ = broker
+    await publish_n(b, "live:1", 1, NONE)
+    seen = await b.position("live:1")
+    await publish_n(b, "live:1", 2, NONE)
+    assert (await b.position("live:1")).offset == 3
+    assert not (await b.recover("live:1", seen)).recovered
+    assert (await b.recover("live:1", await b.position("live:1"))).recovered
+
+
+async def test_presence_tracks_members_per_channel(broker: tuple[Broker, Received]) -> None:
+    b, _ = broker
+    await b.add_presence("room:1", "c-1", {"user": "ann"})
+    await b.add_presence("room:1", "c-2", {"user": "bob"})
+    await b.add_presence("room:2", "c-1", {"user": "ann"})
+    assert await b.presence("room:1") == {"c-1": {"user": "ann"}, "c-2": {"user": "bob"}}
+    await b.remove_presence("room:1", "c-1")
+    await b.remove_presence("room:1", "c-1")  # idempotent
+    assert await b.presence("room:1") == {"c-2": {"user": "bob"}}
+    assert await b.presence("room:2") == {"c-1": {"user": "ann"}}
+    assert await b.presence("empty") == {}
