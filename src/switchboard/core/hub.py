@@ -32,6 +32,7 @@ class Hub:
     def broadcast_json(self, payload: bytes) -> int:
         """Queue one JSON text message for every open connection; returns how many."""
         frame = text_frame(payload)
-        registry = self.registry
-        self.outbox.send_many(registry, frame)
-        return len(registry)
+        # A snapshot: a slow consumer closed during the loop must not break the iteration.
+        conns = self.registry.snapshot()
+        self.outbox.send_many(conns, frame)
+        return len(conns)
