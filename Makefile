@@ -32,8 +32,8 @@ test: venv node-deps
 	$(MAKE) --no-print-directory lint
 
 lint: venv
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/mypy
 
 ## Benchmarks side by side (Switchboard, raw picows, aiohttp, Node ws) -> docs/benchmarks.md

@@ -40,9 +40,13 @@ async def start_server() -> AsyncIterator[StartServer]:
     """Start in-process servers with the given settings; all are drained at teardown."""
     apps: list[App] = []
 
-    async def start(**overrides: Any) -> App:
+    async def start(app: App | None = None, **overrides: Any) -> App:
+        """Start ``app`` (a plain one when None) on 127.0.0.1, port 0, with ``overrides``."""
         settings = Settings(**{"host": "127.0.0.1", "port": 0, "drain_timeout": 1.0, **overrides})
-        app = App(settings)
+        if app is None:
+            app = App(settings)
+        else:
+            app.settings = settings
         await app.start()
         apps.append(app)
         return app

@@ -2,7 +2,19 @@
 
 from .app import App
 from .config import Settings, load_settings
+from .core.connection import Connection
+from .core.hooks import Reject
 from .protocol.codes import CloseCode, ErrorCode
+from .protocol.envelope import Envelope
 
-__all__ = ["App", "CloseCode", "ErrorCode", "Settings", "load_settings"]
+__all__ = [
+    "App",
+    "CloseCode",
+    "Connection",
+    "Envelope",
+    "ErrorCode",
+    "Reject",
+    "Settings",
+    "load_settings",
+]
 __version__ = "0.1.0"

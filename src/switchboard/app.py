@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import structlog
 import uvloop
 
 from .config import Settings
+from .core.hooks import ConnectHook, DisconnectHook
 from .core.node import Node
+from .core.router import RouteHandler
 from .protocol.codes import CloseCode
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
@@ -17,16 +21,79 @@ from .transport.server import listen
 
 log = structlog.get_logger("switchboard.app")
 
+H = TypeVar("H", bound=RouteHandler)
+C = TypeVar("C", bound=ConnectHook)
+D = TypeVar("D", bound=DisconnectHook)
+
 
 class App:
-    """A Switchboard node: ``await app.start()``, ``await app.shutdown()``, or ``app.run()``."""
+    """A Switchboard node and its route table.
+
+    ``app.run()`` blocks (or ``await app.start()`` / ``await app.shutdown()``); before that,
+    ``@app.route(...)``, ``@app.on_connect`` and ``@app.on_disconnect`` add the application's
+    behaviour. Built-in routes (``echo``, ``broadcast``, ``ping``) are ordinary routes: a route
+    of the same name replaces one, :meth:`remove_route` removes one, and ``"$default"``
+    catches every type nothing else handles.
+    """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else Settings()
         self.node: Node | None = None
+        self._routes: dict[str, tuple[RouteHandler, frozenset[str]]] = {}
+        self._removed: set[str] = set()
+        self._connect_hook: ConnectHook | None = None
+        self._disconnect_hook: DisconnectHook | None = None
         self._server: asyncio.Server | None = None
         self._handshake = HandshakeState()
         self._stopping: asyncio.Event | None = None
+
+    # --- the route table -----------------------------------------------------------------------
+
+    def route(self, message_type: str, *, roles: Iterable[str] | None = None) -> Callable[[H], H]:
+        """Decorator: handle messages of ``message_type``; sync or async.
+
+        The handler gets ``(conn, msg)``: ``conn.id``, ``conn.user``, ``conn.state``;
+        ``msg.type``, ``msg.id`` and ``msg.json()`` (the decoded ``data``). A value it
+        returns is sent back as ``{"type": "<type>_reply", "data": value, "id": msg.id}``;
+        an exception becomes an ``INTERNAL_ERROR`` for that request only.
+        """
+
+        def register(handler: H) -> H:
+            self._routes[message_type] = (handler, frozenset(roles or ()))
+            self._removed.discard(message_type)
+            if self.node is not None:
+                self.node.router.add_route(message_type, handler, roles)
+            return handler
+
+        return register
+
+    def remove_route(self, message_type: str) -> None:
+        """Remove a route, built-in or not; its type then gets ``UNKNOWN_MESSAGE_TYPE``."""
+        self._routes.pop(message_type, None)
+        self._removed.add(message_type)
+        if self.node is not None:
+            self.node.router.remove(message_type)
+
+    def on_connect(self, hook: C) -> C:
+        """Decorator: called with each new connection before its ``welcome``; sync or async.
+
+        Raise :class:`~switchboard.Reject` to refuse it with a close code; set ``conn.user``,
+        ``conn.roles`` or ``conn.state`` to attach what later handlers need. Messages that
+        arrive while an async hook runs wait (up to 64) and are handled once it accepts.
+        """
+        self._connect_hook = hook
+        if self.node is not None:
+            self.node.connect_hook = hook
+        return hook
+
+    def on_disconnect(self, hook: D) -> D:
+        """Decorator: called with ``(conn, close_code)`` when an accepted connection ends."""
+        self._disconnect_hook = hook
+        if self.node is not None:
+            self.node.disconnect_hook = hook
+        return hook
+
+    # --- running ---------------------------------------------------------------------------
 
     @property
     def port(self) -> int:
@@ -52,6 +119,12 @@ class App:
             slow_consumer_policy=s.slow_consumer_policy,
             raw_echo=s.raw_echo,
         )
+        for message_type in self._removed:
+            node.router.remove(message_type)
+        for message_type, (route_handler, roles) in self._routes.items():
+            node.router.add_route(message_type, route_handler, roles)
+        node.connect_hook = self._connect_hook
+        node.disconnect_hook = self._disconnect_hook
         handler = UpgradeHandler(
             node,
             self._handshake,

@@ -8,7 +8,10 @@ TOML file or the default decides.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import os
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, get_args, get_origin
@@ -28,20 +31,39 @@ _SERVE_HELP = (
     "Serve WebSockets until SIGTERM/SIGINT, then drain gracefully and exit 0.\n\n"
     "Every option is also a key of the TOML file and a SWITCHBOARD_<NAME> environment variable "
     "(for example SWITCHBOARD_MAX_MESSAGE_SIZE); flags win over the environment, which wins "
-    "over the file."
+    "over the file. Settings given to App(...) in code are replaced by these."
 )
 
 
 def serve(**flags: Any) -> None:
     """Load settings from the flags, environment and file; run the server."""
     config = flags.pop("config")
+    target = flags.pop("target")
     try:
         settings = load_settings(config, **flags)
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         typer.echo(f"switchboard: invalid settings: {exc}", err=True)
         raise typer.Exit(2) from None
+    app = load_app(target) if target else App()
+    app.settings = settings
     configure_logging(settings.log_level, settings.log_format, settings.node_id)
-    App(settings).run()
+    app.run()
+
+
+def load_app(target: str) -> App:
+    """Import ``module:attribute`` (attribute defaults to ``app``) from the working directory."""
+    module_name, _, attribute = target.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = getattr(importlib.import_module(module_name), attribute or "app")
+    except (ImportError, AttributeError) as exc:
+        typer.echo(f"switchboard: cannot load {target!r}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(found, App):
+        typer.echo(f"switchboard: {target!r} is a {type(found).__name__}, not an App", err=True)
+        raise typer.Exit(2)
+    return found
 
 
 def _flag_parameter(name: str, field: FieldInfo) -> inspect.Parameter:
@@ -78,6 +100,18 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+_target_argument = inspect.Parameter(
+    "target",
+    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    default=None,
+    annotation=Annotated[
+        Optional[str],  # noqa: UP045 - typer needs it
+        typer.Argument(
+            help="The App to serve, as module:attribute (myapp:app). Default: the built-in server.",
+            show_default=False,
+        ),
+    ],
+)
 _config_flag = inspect.Parameter(
     "config",
     inspect.Parameter.KEYWORD_ONLY,
@@ -88,7 +122,11 @@ _config_flag = inspect.Parameter(
     ],
 )
 serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [_config_flag, *(_flag_parameter(n, f) for n, f in Settings.model_fields.items())]
+    [
+        _target_argument,
+        _config_flag,
+        *(_flag_parameter(n, f) for n, f in Settings.model_fields.items()),
+    ]
 )
 cli.command(help=_SERVE_HELP)(serve)
 

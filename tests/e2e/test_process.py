@@ -100,3 +100,31 @@ async def test_flags_reach_the_server(server_process: Spawn) -> None:
         await ws.send("x" * 2001)
         await asyncio.wait_for(ws.wait_closed(), timeout(5))
     assert ws.close_code == 1009
+
+
+async def test_serve_loads_an_app_by_module_and_attribute(server_process: Spawn) -> None:
+    from ..conftest import ROOT
+
+    server = server_process("examples.chat_app:app", env={"PYTHONPATH": str(ROOT)})
+    async with websockets.connect(server.url()) as ws:
+        await recv_json(ws)
+        await ws.send('{"type":"chat.typing","id":1}')
+        reply = await recv_json(ws)
+        assert reply["type"] == "chat.typing_reply"
+        assert reply["data"]["user"].startswith("guest-")
+        await ws.send('{"type":"whoami"}')
+        assert (await recv_json(ws))["data"]["online"] == 1
+
+
+def test_serve_refuses_a_target_that_is_not_an_app() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "switchboard", "serve", "json:dumps", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=timeout(20),
+    )
+    assert result.returncode == 2
+    assert "not an App" in result.stderr

@@ -6,6 +6,8 @@ from typing import Any, Protocol
 
 from ..protocol.assembler import MessageAssembler
 
+_NO_ROLES: frozenset[str] = frozenset()
+
 
 class Transport(Protocol):
     """What the core needs from a socket; implemented by ``transport/listener.py``."""
@@ -28,7 +30,10 @@ class Connection:
     """State of one open WebSocket. Slotted: thousands of these sit idle."""
 
     __slots__ = (
+        "_state",
+        "accepted",
         "assembler",
+        "backlog",
         "closing",
         "id",
         "opened_at",
@@ -37,6 +42,7 @@ class Connection:
         "pending_bytes",
         "ping_sent_at",
         "remote",
+        "roles",
         "transport",
         "user",
     )
@@ -46,7 +52,15 @@ class Connection:
         self.transport = transport
         self.remote = remote
         self.opened_at = opened_at
+        #: Who this is, once something (an ``on_connect`` hook, authentication) says so.
         self.user: Any = None
+        #: Roles that routes declared with ``roles=`` require one of.
+        self.roles: frozenset[str] = _NO_ROLES
+        self._state: dict[str, Any] | None = None
+        #: True once greeted (after ``on_connect``, if any, let it in).
+        self.accepted = False
+        #: Messages that arrived while an async ``on_connect`` hook was still deciding.
+        self.backlog: list[tuple[int, bytes]] | None = None
         #: Frames waiting for the next outbox flush (``None`` when empty, to keep idle ones small).
         self.pending: list[bytes] | None = None
         self.pending_bytes = 0
@@ -58,6 +72,13 @@ class Connection:
         self.ping_sent_at = 0.0
         #: Created only while a fragmented message is being received.
         self.assembler: MessageAssembler | None = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Free-form per-connection data for the application (created on first use)."""
+        if self._state is None:
+            self._state = {}
+        return self._state
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.remote}>"

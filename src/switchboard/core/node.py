@@ -8,9 +8,11 @@ come from one spot.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import structlog
 
@@ -20,6 +22,7 @@ from ..protocol.frames import encode_frame
 from .connection import Connection, Transport
 from .handlers import install_builtin_routes
 from .heartbeat import Heartbeat
+from .hooks import MAX_BACKLOG, ConnectHook, DisconnectHook, Reject
 from .hub import Hub
 from .outbox import Outbox, SlowConsumerPolicy
 from .registry import Registry
@@ -57,6 +60,9 @@ class Node:
         self.on_message: Callable[[Connection, int, bytes], None] = (
             self.echo_raw if raw_echo else self.router.on_message
         )
+        self.connect_hook: ConnectHook | None = None
+        self.disconnect_hook: DisconnectHook | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._welcome_interval = ping_interval
         self._emptied: asyncio.Event | None = None
         self.connections_total = 0
@@ -64,17 +70,70 @@ class Node:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def open(self, transport: Transport, remote: str) -> Connection:
-        """Register a connection whose handshake just completed, and greet it."""
+        """Register a connection whose handshake just completed; greet it once accepted."""
         conn = Connection("c-" + secrets.token_urlsafe(12), transport, remote, time.monotonic())
         self.registry.add(conn)
         self.connections_total += 1
         log.info("connection_opened", connection_id=conn.id, remote=remote)
+        if self.connect_hook is None:
+            self._greet(conn)
+            return conn
+        try:
+            outcome = self.connect_hook(conn)
+        except Exception as exc:
+            self._refuse(conn, exc)
+            return conn
+        if inspect.isawaitable(outcome):
+            conn.backlog = []  # messages wait until the hook decides
+            self._spawn(self._finish_connect(conn, outcome))
+        else:
+            self._greet(conn)
+        return conn
+
+    def hold(self, conn: Connection, opcode: int, payload: bytes) -> None:
+        """Keep a message that arrived before ``on_connect`` finished (bounded)."""
+        assert conn.backlog is not None
+        if len(conn.backlog) >= MAX_BACKLOG:
+            self.close(conn, CloseCode.POLICY_VIOLATION, "too many messages before accept")
+            return
+        conn.backlog.append((opcode, payload))
+
+    async def _finish_connect(self, conn: Connection, outcome: Awaitable[Any]) -> None:
+        try:
+            await outcome
+        except Exception as exc:
+            self._refuse(conn, exc)
+            return
+        held, conn.backlog = conn.backlog or [], None
+        if conn.closing:
+            return
+        self._greet(conn)
+        for opcode, payload in held:
+            if conn.closing:
+                break
+            self.on_message(conn, opcode, payload)
+
+    def _greet(self, conn: Connection) -> None:
+        conn.accepted = True
         if not self.raw_echo:
             welcome = Welcome(
                 connection_id=conn.id, node=self.node_id, heartbeat=self._welcome_interval
             )
             self.hub.send_json(conn, encode(welcome))
-        return conn
+
+    def _refuse(self, conn: Connection, exc: Exception) -> None:
+        conn.backlog = None
+        if isinstance(exc, Reject):
+            log.info("connection_rejected", connection_id=conn.id, code=exc.code, reason=exc.reason)
+            self.close(conn, exc.code, exc.reason)
+        else:
+            log.exception("on_connect_failed", connection_id=conn.id)
+            self.close(conn, CloseCode.INTERNAL_ERROR, "internal error")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def echo_raw(self, conn: Connection, opcode: int, payload: bytes) -> None:
         """Conformance mode: send the message back unchanged."""
@@ -97,10 +156,13 @@ class Node:
     def closed(self, conn: Connection, code: int, reason: str, by: str) -> None:
         """The socket is gone: forget the connection."""
         conn.closing = True
+        conn.backlog = None
         self.registry.remove(conn)
         self.outbox.discard(conn)
         if self._emptied is not None and not self.registry:
             self._emptied.set()
+        if self.disconnect_hook is not None and conn.accepted:
+            self._call_disconnect_hook(conn, code)
         log.info(
             "connection_closed",
             connection_id=conn.id,
@@ -117,6 +179,23 @@ class Node:
         for conn in conns:
             self.close(conn, code, reason)
         return len(conns)
+
+    def _call_disconnect_hook(self, conn: Connection, code: int) -> None:
+        assert self.disconnect_hook is not None
+        try:
+            outcome = self.disconnect_hook(conn, code)
+        except Exception:
+            log.exception("on_disconnect_failed", connection_id=conn.id)
+            return
+        if inspect.isawaitable(outcome):
+            self._spawn(self._await_logged(outcome, "on_disconnect_failed", conn))
+
+    @staticmethod
+    async def _await_logged(outcome: Awaitable[Any], event: str, conn: Connection) -> None:
+        try:
+            await outcome
+        except Exception:
+            log.exception(event, connection_id=conn.id)
 
     async def wait_all_closed(self, within: float) -> bool:
         """Wait until no connection is open, at most ``within`` seconds; True if none is."""

@@ -8,6 +8,8 @@ bytes it received into its reply, never decoding and re-encoding them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from .codes import ErrorCode
@@ -22,6 +24,10 @@ class Envelope(msgspec.Struct, frozen=True):
     type: str
     id: RequestId = None
     data: msgspec.Raw = NULL
+
+    def json(self) -> Any:
+        """``data`` decoded (JSON -> Python); the raw bytes stay in ``data``."""
+        return msgspec.json.decode(self.data)
 
 
 class _IdOnly(msgspec.Struct):

@@ -91,6 +91,9 @@ class Listener(WSListener):
         except ProtocolViolation as exc:
             self._violation(conn, exc)
             return
+        if conn.backlog is not None:
+            self.node.hold(conn, opcode, payload)
+            return
         self.node.on_message(conn, opcode, payload)
 
     def _other_frame(self, conn: Connection, msg_type: WSMsgType, frame: WSFrame) -> None:
@@ -158,7 +161,10 @@ class Listener(WSListener):
             return
         if message is not None:
             conn.assembler = None
-            self.node.on_message(conn, message[0], message[1])
+            if conn.backlog is not None:
+                self.node.hold(conn, message[0], message[1])
+            else:
+                self.node.on_message(conn, message[0], message[1])
 
     def _violation(self, conn: Connection, exc: ProtocolViolation) -> None:
         conn.assembler = None

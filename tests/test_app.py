@@ -1,0 +1,188 @@
+"""The library face: routes, hooks and replies of ``switchboard.App``, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import websockets
+
+from switchboard import App, Connection, Envelope, Reject
+
+from .conftest import StartServer, recv_json, timeout, ws_url
+
+
+async def test_sync_and_async_routes_reply_with_the_request_id(start_server: StartServer) -> None:
+    app = App()
+
+    @app.route("math.add")
+    def add(conn: Connection, msg: Envelope) -> Any:
+        numbers = msg.json()
+        return {"sum": sum(numbers)}
+
+    @app.route("math.slow_double")
+    async def slow_double(conn: Connection, msg: Envelope) -> Any:
+        await asyncio.sleep(0.01)
+        return msg.json() * 2
+
+    @app.route("fire.and.forget")
+    def nothing(conn: Connection, msg: Envelope) -> None:
+        conn.state["seen"] = True
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        await ws.send('{"type":"math.add","data":[1,2,3],"id":"a"}')
+        assert await recv_json(ws) == {"type": "math.add_reply", "data": {"sum": 6}, "id": "a"}
+        await ws.send('{"type":"math.slow_double","data":21}')
+        assert await recv_json(ws) == {"type": "math.slow_double_reply", "data": 42}
+        await ws.send('{"type":"fire.and.forget"}')
+        await ws.send('{"type":"ping","id":1}')
+        assert await recv_json(ws) == {"type": "pong", "id": 1}  # no reply for None
+
+
+async def test_a_slow_async_handler_does_not_delay_other_connections(
+    start_server: StartServer,
+) -> None:
+    app = App()
+    release = asyncio.Event()
+
+    @app.route("wait")
+    async def wait(conn: Connection, msg: Envelope) -> str:
+        await release.wait()
+        return "released"
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as slow, websockets.connect(ws_url(app)) as fast:
+        await recv_json(slow)
+        await recv_json(fast)
+        await slow.send('{"type":"wait","id":"w"}')
+        await fast.send('{"type":"echo","data":"quick"}')
+        assert (await recv_json(fast))["data"] == "quick"
+        await slow.send('{"type":"echo","data":"same connection too"}')
+        assert (await recv_json(slow))["data"] == "same connection too"
+        release.set()
+        assert await recv_json(slow) == {"type": "wait_reply", "data": "released", "id": "w"}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_handler_exception_is_internal_error_for_that_request(
+    start_server: StartServer, kind: str
+) -> None:
+    app = App()
+
+    if kind == "sync":
+
+        @app.route("boom")
+        def boom(conn: Connection, msg: Envelope) -> None:
+            raise ValueError("secret detail")
+    else:
+
+        @app.route("boom")
+        async def boom_async(conn: Connection, msg: Envelope) -> None:
+            raise ValueError("secret detail")
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        await ws.send('{"type":"boom","id":9}')
+        error = await recv_json(ws)
+        assert (error["code"], error["id"]) == ("INTERNAL_ERROR", 9)
+        assert "secret" not in error["message"]
+        await ws.send('{"type":"echo","data":1}')
+        assert (await recv_json(ws))["data"] == 1
+
+
+async def test_roles_are_checked_and_set_by_on_connect(start_server: StartServer) -> None:
+    app = App()
+
+    @app.on_connect
+    def connect(conn: Connection) -> None:
+        conn.user = "ann"
+        conn.roles = frozenset({"member"})
+
+    @app.route("chat.typing", roles={"member"})
+    def typing(conn: Connection, msg: Envelope) -> str:
+        return f"{conn.user} is typing"
+
+    @app.route("admin.kick", roles={"admin"})
+    def kick(conn: Connection, msg: Envelope) -> str:
+        return "kicked"
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        await ws.send('{"type":"chat.typing"}')
+        assert (await recv_json(ws))["data"] == "ann is typing"
+        await ws.send('{"type":"admin.kick","id":"k"}')
+        error = await recv_json(ws)
+        assert (error["code"], error["id"]) == ("FORBIDDEN", "k")
+
+
+async def test_default_route_and_replaced_or_removed_builtins(start_server: StartServer) -> None:
+    app = App()
+
+    @app.route("$default")
+    def anything(conn: Connection, msg: Envelope) -> str:
+        return f"no route for {msg.type}"
+
+    @app.route("echo")
+    def loud_echo(conn: Connection, msg: Envelope) -> Any:
+        return str(msg.json()).upper()
+
+    app.remove_route("broadcast")
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        await ws.send('{"type":"chat.unknown"}')
+        assert await recv_json(ws) == {
+            "type": "$default_reply",
+            "data": "no route for chat.unknown",
+        }
+        await ws.send('{"type":"echo","data":"hi"}')
+        assert (await recv_json(ws))["data"] == "HI"
+        await ws.send('{"type":"broadcast","data":1}')
+        assert (await recv_json(ws))["type"] == "$default_reply"
+
+
+async def test_on_connect_can_reject_with_a_close_code(start_server: StartServer) -> None:
+    app = App()
+
+    @app.on_connect
+    async def connect(conn: Connection) -> None:
+        raise Reject(4403, "go away")
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        await asyncio.wait_for(ws.wait_closed(), timeout(5))
+    assert (ws.close_code, ws.close_reason) == (4403, "go away")
+
+
+async def test_messages_sent_before_an_async_accept_are_handled_after_welcome(
+    start_server: StartServer,
+) -> None:
+    app = App()
+    gone: list[tuple[str, int]] = []
+
+    @app.on_connect
+    async def connect(conn: Connection) -> None:
+        await asyncio.sleep(0.1)
+        conn.user = "late"
+
+    @app.on_disconnect
+    async def disconnect(conn: Connection, code: int) -> None:
+        gone.append((conn.user, code))
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        for i in range(3):
+            await ws.send(json.dumps({"type": "echo", "data": i}))
+        assert (await recv_json(ws))["type"] == "welcome"
+        assert [(await recv_json(ws))["data"] for _ in range(3)] == [0, 1, 2]
+    for _ in range(50):
+        if gone:
+            break
+        await asyncio.sleep(0.02)
+    assert gone == [("late", 1000)]
