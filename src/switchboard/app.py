@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import msgspec
 import structlog
 import uvloop
 
+from .broker.base import Broker, HistoryOptions
+from .broker.memory import MemoryBroker
 from .config import Settings
+from .core.channels import ChannelOptions
+from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.node import Node
 from .core.router import RouteHandler
 from .protocol.codes import CloseCode
+from .protocol.envelope import Direct, Member, encode
+from .protocol.frames import text_frame
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen
@@ -43,6 +50,9 @@ class App:
         self._removed: set[str] = set()
         self._connect_hook: ConnectHook | None = None
         self._disconnect_hook: DisconnectHook | None = None
+        #: Where publications, history and presence live: the embedded in-memory broker.
+        self.broker: Broker = MemoryBroker()
+        self._namespace_cache: dict[str, ChannelOptions] = {}
         self._server: asyncio.Server | None = None
         self._handshake = HandshakeState()
         self._stopping: asyncio.Event | None = None
@@ -93,6 +103,59 @@ class App:
             self.node.disconnect_hook = hook
         return hook
 
+    # --- server-side helpers ----------------------------------------------------------------
+
+    async def publish(self, channel: str, data: Any) -> int:
+        """Publish ``data`` (any JSON value) to ``channel``; returns its offset."""
+        position = await self._running().channels.publish_from_server(channel, encode(data))
+        return position.offset
+
+    def send_to_user(self, user: Any, data: Any) -> int:
+        """Send ``{"type":"direct","from":{"connection":"server"},"data":...}`` to every
+        connection of ``user`` on this node; returns how many."""
+        conns = list(self._running().channels.users.get(user, ()))
+        self._direct(conns, data)
+        return len(conns)
+
+    def send_to_connection(self, connection_id: str, data: Any) -> bool:
+        """Send a direct message to one connection; False when it is not open here."""
+        conn = self._running().registry.get(connection_id)
+        if conn is None or not conn.accepted:
+            return False
+        self._direct([conn], data)
+        return True
+
+    def disconnect(self, connection_id: str, code: int = 1000, reason: str = "") -> bool:
+        """Close one connection with ``code``; False when it is not open here."""
+        node = self._running()
+        conn = node.registry.get(connection_id)
+        if conn is None:
+            return False
+        node.close(conn, code, reason)
+        return True
+
+    def _direct(self, conns: list[Connection], data: Any) -> None:
+        frame = text_frame(encode(Direct(sender=Member("server"), data=msgspec.Raw(encode(data)))))
+        self._running().outbox.send_many(conns, frame)
+
+    def _running(self) -> Node:
+        if self.node is None:
+            raise RuntimeError("the app is not running: call start() or run() first")
+        return self.node
+
+    def _channel_options(self, namespace: str) -> ChannelOptions:
+        options = self._namespace_cache.get(namespace)
+        if options is None:
+            ns = self.settings.namespace(namespace)
+            options = ChannelOptions(
+                history=HistoryOptions(ns.history_size, ns.history_ttl),
+                publish=ns.publish,
+                presence=ns.presence,
+                join_leave=ns.join_leave,
+            )
+            self._namespace_cache[namespace] = options
+        return options
+
     # --- running ---------------------------------------------------------------------------
 
     @property
@@ -117,6 +180,8 @@ class App:
             ping_timeout=s.ping_timeout,
             send_queue_limit=s.send_queue_limit,
             slow_consumer_policy=s.slow_consumer_policy,
+            broker=self.broker,
+            channel_options=self._channel_options,
             raw_echo=s.raw_echo,
         )
         for message_type in self._removed:
@@ -141,6 +206,7 @@ class App:
             max_frame_size=s.max_message_size,
             read_buffer_size=s.read_buffer_size,
         )
+        await self.broker.start(node.channels)
         self.node = node
         node.heartbeat.start()
         log.info(
@@ -167,6 +233,7 @@ class App:
             conn.transport.abort()
         server.close()
         await asyncio.sleep(0)  # let aborted transports report their disconnects
+        await self.broker.close()
         log.info("server_stopped", aborted=len(left), connections_total=node.connections_total)
 
     async def serve_until_signal(self) -> None:

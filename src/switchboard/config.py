@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,26 @@ MiB = 1024 * 1024
 #: picows refuses request headers past 16 KiB whatever we set; our limit can only be lower.
 PICOWS_MAX_HEADER_SIZE = 16 * 1024
 
+
+class NamespaceOptions(BaseModel):
+    """What channels of one namespace (``room`` in ``room:42``) keep and allow."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    history_size: int = Field(
+        100, ge=0, le=100_000, description="Publications kept for recovery (0: none)."
+    )
+    history_ttl: float = Field(300.0, ge=0, description="Seconds a kept publication stays.")
+    publish: bool = Field(True, description="Whether clients may publish (the server always can).")
+    presence: bool = Field(False, description="Whether members are tracked and can be asked for.")
+    join_leave: bool = Field(
+        False,
+        description="Whether subscribers get join and leave events (costly in big channels).",
+    )
+
+
+#: Settings that are tables, set in the TOML file (or as JSON in the environment), not flags.
+TOML_ONLY = frozenset({"channel_defaults", "namespaces"})
 
 #: ``switchboard serve --help`` panel of each setting (the flags are generated from the fields).
 CLI_GROUPS: dict[str, str] = {
@@ -115,6 +135,17 @@ class Settings(BaseSettings):
     raw_echo: bool = Field(
         False, description="Conformance mode: echo every message unchanged, no envelope."
     )
+    channel_defaults: NamespaceOptions = Field(
+        default_factory=NamespaceOptions,
+        description="Options of channels whose namespace has no entry in `namespaces`.",
+    )
+    namespaces: dict[str, NamespaceOptions] = Field(
+        default_factory=dict, description="Per-namespace channel options, by namespace name."
+    )
+
+    def namespace(self, name: str) -> NamespaceOptions:
+        """The options of namespace ``name`` (the defaults when it has no entry)."""
+        return self.namespaces.get(name, self.channel_defaults)
 
     @model_validator(mode="after")
     def _queue_fits_a_message(self) -> Settings:

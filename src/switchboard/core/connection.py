@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Protocol
 
 from ..protocol.assembler import MessageAssembler
@@ -36,6 +37,7 @@ class Connection:
         "backlog",
         "closing",
         "id",
+        "lane",
         "opened_at",
         "paused",
         "pending",
@@ -57,6 +59,8 @@ class Connection:
         #: Roles that routes declared with ``roles=`` require one of.
         self.roles: frozenset[str] = _NO_ROLES
         self._state: dict[str, Any] | None = None
+        #: Requests waiting behind a channel operation in flight, so replies keep their order.
+        self.lane: deque[tuple[Any, Any]] | None = None
         #: True once greeted (after ``on_connect``, if any, let it in).
         self.accepted = False
         #: Messages that arrived while an async ``on_connect`` hook was still deciding.

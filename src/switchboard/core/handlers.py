@@ -1,15 +1,16 @@
-"""Built-in routes: ``echo``, ``broadcast`` and the application-level ``ping``."""
+"""Built-in routes: ``echo``, ``broadcast``, ``ping`` and the channel requests."""
 
 from __future__ import annotations
 
 from ..protocol.envelope import Broadcast, EchoReply, Envelope, Pong, encode
 from ..protocol.frames import text_frame
+from .channels import Channels
 from .connection import Connection
 from .hub import Hub
 from .router import Router
 
 
-def install_builtin_routes(router: Router, hub: Hub) -> None:
+def install_builtin_routes(router: Router, hub: Hub, channels: Channels) -> None:
     """Register the built-in routes on ``router``; each is an ordinary, replaceable route."""
 
     send = hub.outbox.send
@@ -27,3 +28,9 @@ def install_builtin_routes(router: Router, hub: Hub) -> None:
     router.add("echo", echo)
     router.add("broadcast", broadcast)
     router.add("ping", ping)
+    router.add("send", channels.send)
+    # These await the broker: serial routes keep each connection's replies in order.
+    router.add_serial("subscribe", channels.subscribe)
+    router.add_serial("unsubscribe", channels.unsubscribe)
+    router.add_serial("publish", channels.publish)
+    router.add_serial("presence", channels.presence)

@@ -16,9 +16,11 @@ from typing import Any
 
 import structlog
 
+from ..broker.base import Broker
 from ..protocol.codes import CloseCode
 from ..protocol.envelope import Welcome, encode
 from ..protocol.frames import encode_frame
+from .channels import ChannelOptions, Channels
 from .connection import Connection, Transport
 from .handlers import install_builtin_routes
 from .heartbeat import Heartbeat
@@ -43,6 +45,8 @@ class Node:
         ping_timeout: float,
         send_queue_limit: int,
         slow_consumer_policy: SlowConsumerPolicy,
+        broker: Broker,
+        channel_options: Callable[[str], ChannelOptions],
         raw_echo: bool = False,
     ) -> None:
         self.loop = loop
@@ -52,7 +56,9 @@ class Node:
         self.outbox = Outbox(loop, send_queue_limit, slow_consumer_policy, self._slow_consumer)
         self.hub = Hub(self.registry, self.outbox)
         self.router = Router(self.hub)
-        install_builtin_routes(self.router, self.hub)
+        self.broker = broker
+        self.channels = Channels(self.hub, broker, channel_options)
+        install_builtin_routes(self.router, self.hub, self.channels)
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
         )
@@ -115,6 +121,7 @@ class Node:
 
     def _greet(self, conn: Connection) -> None:
         conn.accepted = True
+        self.channels.accepted(conn)
         if not self.raw_echo:
             welcome = Welcome(
                 connection_id=conn.id, node=self.node_id, heartbeat=self._welcome_interval
@@ -161,8 +168,12 @@ class Node:
         self.outbox.discard(conn)
         if self._emptied is not None and not self.registry:
             self._emptied.set()
-        if self.disconnect_hook is not None and conn.accepted:
-            self._call_disconnect_hook(conn, code)
+        if conn.accepted:
+            leaving = self.channels.gone(conn)
+            if leaving is not None:
+                self._spawn(self._await_logged(leaving, "channel_cleanup_failed", conn))
+            if self.disconnect_hook is not None:
+                self._call_disconnect_hook(conn, code)
         log.info(
             "connection_closed",
             connection_id=conn.id,

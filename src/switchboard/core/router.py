@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -20,10 +21,12 @@ from ..protocol.envelope import (
 )
 from ..protocol.frames import Opcode
 from .connection import Connection
+from .errors import RequestError
 from .hub import Hub
 
 Handler = Callable[[Connection, Envelope], None]
 RouteHandler = Callable[[Connection, Envelope], Any]
+SerialHandler = Callable[[Connection, Envelope], Awaitable[None]]
 #: The route that catches every type no other route handles.
 DEFAULT_ROUTE = "$default"
 
@@ -82,16 +85,62 @@ class Router:
         handler = self.routes.get(envelope.type)
         if handler is None:
             handler = self.routes.get(DEFAULT_ROUTE)
-        if handler is None:
-            self.hub.send_error(
-                conn,
-                ErrorCode.UNKNOWN_MESSAGE_TYPE,
-                f"unknown message type {envelope.type[:64]!r}",
-                envelope.id,
-            )
+        if conn.lane is not None:  # an earlier request is still in flight: keep the order
+            conn.lane.append((handler, envelope))
             return
+        if handler is None:
+            self._unknown(conn, envelope)
+            return
+        self._call(conn, handler, envelope)
+
+    def _unknown(self, conn: Connection, envelope: Envelope) -> None:
+        self.hub.send_error(
+            conn,
+            ErrorCode.UNKNOWN_MESSAGE_TYPE,
+            f"unknown message type {envelope.type[:64]!r}",
+            envelope.id,
+        )
+
+    def _call(self, conn: Connection, handler: Handler, envelope: Envelope) -> None:
         try:
             handler(conn, envelope)
+        except RequestError as exc:
+            self.hub.send_error(conn, exc.code, exc.message, envelope.id)
+        except Exception:
+            log.exception("handler_failed", connection_id=conn.id, message_type=envelope.type)
+            self.hub.send_error(
+                conn, ErrorCode.INTERNAL_ERROR, "internal error while handling message", envelope.id
+            )
+
+    def add_serial(self, message_type: str, handler: SerialHandler) -> None:
+        """A route that awaits (a broker call): it runs as a task, and later requests of the
+        same connection wait behind it, so every reply keeps the order of the requests."""
+        self.routes[message_type] = _SerialRoute(self, handler)
+
+    async def run_lane(self, conn: Connection, first: Envelope, handler: SerialHandler) -> None:
+        """Run a serial request, then whatever queued up behind it, in order."""
+        lane = conn.lane
+        assert lane is not None
+        try:
+            await self._await_request(conn, handler, first)
+            while lane and not conn.closing:
+                queued, envelope = lane.popleft()
+                if queued is None:
+                    self._unknown(conn, envelope)
+                elif isinstance(queued, _SerialRoute):
+                    await self._await_request(conn, queued.handler, envelope)
+                else:
+                    self._call(conn, queued, envelope)
+        finally:
+            conn.lane = None
+
+    async def _await_request(
+        self, conn: Connection, handler: SerialHandler, envelope: Envelope
+    ) -> None:
+        try:
+            await handler(conn, envelope)
+        except RequestError as exc:
+            self.hub.send_error(conn, exc.code, exc.message, envelope.id)
         except Exception:
             log.exception("handler_failed", connection_id=conn.id, message_type=envelope.type)
             self.hub.send_error(
@@ -160,3 +209,17 @@ class _AppRoute:
         if msg.id is not None:
             reply["id"] = msg.id
         self.router.hub.send_json(conn, encode(reply))
+
+
+class _SerialRoute:
+    """A route whose handler awaits; see :meth:`Router.add_serial`."""
+
+    __slots__ = ("handler", "router")
+
+    def __init__(self, router: Router, handler: SerialHandler) -> None:
+        self.router = router
+        self.handler = handler
+
+    def __call__(self, conn: Connection, msg: Envelope) -> None:
+        conn.lane = deque()
+        self.router.spawn(self.router.run_lane(conn, msg, self.handler))

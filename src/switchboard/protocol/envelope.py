@@ -18,12 +18,29 @@ RequestId = str | int | None
 NULL = msgspec.Raw(b"null")
 
 
+class Position(msgspec.Struct, frozen=True):
+    """Where a client last was in a channel: ``recover_from`` of a ``subscribe``."""
+
+    offset: int
+    epoch: str
+
+
+class Target(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The ``to`` of a ``send``: every connection of a user, or one connection."""
+
+    user: str | None = None
+    connection: str | None = None
+
+
 class Envelope(msgspec.Struct, frozen=True):
     """A decoded client message. Unknown fields are ignored."""
 
     type: str
     id: RequestId = None
     data: msgspec.Raw = NULL
+    channel: str | None = None
+    to: Target | None = None
+    recover_from: Position | None = None
 
     def json(self) -> Any:
         """``data`` decoded (JSON -> Python); the raw bytes stay in ``data``."""
@@ -94,6 +111,50 @@ class Broadcast(msgspec.Struct, tag="broadcast", tag_field="type"):
 
 class Pong(msgspec.Struct, tag="pong", tag_field="type", omit_defaults=True):
     id: RequestId = None
+
+
+class Ack(msgspec.Struct, tag="ack", tag_field="type", omit_defaults=True):
+    """Success of a request that carried an ``id``; a subscribe's also carries the position."""
+
+    id: RequestId = None
+    channel: str | None = None
+    offset: int | None = None
+    epoch: str | None = None
+    recovered: bool | None = None
+
+
+class ChannelMessage(msgspec.Struct, tag="message", tag_field="type"):
+    channel: str
+    offset: int
+    data: msgspec.Raw
+
+
+class Member(msgspec.Struct):
+    connection: str
+    user: Any = None
+
+
+class PresenceReply(msgspec.Struct, tag="presence", tag_field="type", omit_defaults=True):
+    channel: str
+    members: list[Member]
+    id: RequestId = None
+
+
+class Join(msgspec.Struct, tag="join", tag_field="type"):
+    channel: str
+    member: Member
+
+
+class Leave(msgspec.Struct, tag="leave", tag_field="type"):
+    channel: str
+    member: Member
+
+
+class Direct(msgspec.Struct, tag="direct", tag_field="type"):
+    """A ``send`` delivered: who sent it and what."""
+
+    sender: Member = msgspec.field(name="from")
+    data: msgspec.Raw = NULL
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):

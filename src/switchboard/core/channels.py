@@ -1,0 +1,264 @@
+"""Channels on one node: who is subscribed, exact resume, presence, direct sends.
+
+The node keeps ``channel -> subscribed connections`` and ``user -> connections``; the broker
+carries publications, history and presence. A publication is framed once and fanned out
+through the outbox to every local subscriber.
+
+Resume is exact. While a connection subscribes with ``recover_from``, publications that
+arrive for the channel are held for it; once the broker has answered, the client gets the
+``ack`` (with ``recovered``), then the missed publications, then the held ones it has not
+seen (by offset), and only then joins the live set. Nothing is lost or repeated in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+
+from ..broker.base import Broker, HistoryOptions, Publication, StreamPosition
+from ..protocol.channels import is_valid_channel, namespace_of
+from ..protocol.codes import ErrorCode
+from ..protocol.envelope import (
+    Ack,
+    ChannelMessage,
+    Direct,
+    Envelope,
+    Join,
+    Leave,
+    Member,
+    PresenceReply,
+    encode,
+)
+from ..protocol.frames import text_frame
+from .connection import Connection
+from .errors import RequestError
+from .hub import Hub
+
+
+class ChannelOptions(msgspec.Struct, frozen=True):
+    """The per-namespace options the core needs (mirrors ``config.NamespaceOptions``)."""
+
+    history: HistoryOptions
+    publish: bool = True
+    presence: bool = False
+    join_leave: bool = False
+
+
+class Channels:
+    """Subscriptions of this node's connections, and the broker's handler."""
+
+    def __init__(
+        self, hub: Hub, broker: Broker, options_for: Callable[[str], ChannelOptions]
+    ) -> None:
+        self.hub = hub
+        self.broker = broker
+        self.options_for = options_for
+        self.subscribers: dict[str, set[Connection]] = {}
+        #: channel -> connections mid-subscribe -> publications held for them
+        self._joining: dict[str, dict[Connection, list[Publication]]] = {}
+        self.users: dict[Any, set[Connection]] = {}
+        self.subscriptions_of: dict[Connection, set[str]] = {}
+
+    # --- broker side ---------------------------------------------------------------------------
+
+    def on_publication(self, publication: Publication) -> None:
+        """Fan a publication out to this node's subscribers: framed once."""
+        frame = text_frame(
+            encode(
+                ChannelMessage(
+                    channel=publication.channel,
+                    offset=publication.offset,
+                    data=msgspec.Raw(publication.data),
+                )
+            )
+        )
+        live = self.subscribers.get(publication.channel)
+        if live:
+            self.hub.outbox.send_many(list(live), frame)
+        joining = self._joining.get(publication.channel)
+        if joining:
+            for held in joining.values():
+                held.append(publication)
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def options(self, channel: str | None) -> tuple[str, ChannelOptions]:
+        if not channel or not is_valid_channel(channel):
+            raise RequestError(
+                ErrorCode.INVALID_MESSAGE_FORMAT,
+                "a valid 'channel' is required: 1-255 of A-Z a-z 0-9 _ - . : @ # = /",
+            )
+        return channel, self.options_for(namespace_of(channel))
+
+    async def subscribe(self, conn: Connection, msg: Envelope) -> None:
+        channel, options = self.options(msg.channel)
+        if conn in self.subscribers.get(channel, ()):
+            # Already live: nothing was missed on this node; confirm where the channel is.
+            position = await self.broker.position(channel)
+            ack = Ack(msg.id, channel, position.offset, position.epoch, None)
+            self.hub.send_json(conn, encode(ack))
+            return
+        joining = self._joining.setdefault(channel, {})
+        joining[conn] = []
+        try:
+            if len(joining) == 1 and not self.subscribers.get(channel):
+                await self.broker.subscribe(channel)
+            if msg.recover_from is not None:
+                since = StreamPosition(msg.recover_from.offset, msg.recover_from.epoch)
+                recovery = await self.broker.recover(channel, since)
+                recovered: bool | None = recovery.recovered
+                position, missed = recovery.position, recovery.publications
+            else:
+                recovered, missed = None, []
+                position = await self.broker.position(channel)
+        except BaseException:
+            self._forget_joining(channel, conn)
+            raise
+        held = self._forget_joining(channel, conn)
+        if conn.closing:
+            await self._release(channel)
+            return
+        ack = Ack(msg.id, channel, position.offset, position.epoch, recovered)
+        self.hub.send_json(conn, encode(ack))
+        last = position.offset
+        for pub in missed:
+            self._deliver(conn, pub)
+        for pub in held:
+            if pub.offset > last or pub.epoch != position.epoch:
+                self._deliver(conn, pub)
+                last = pub.offset
+        already = self.subscribers.setdefault(channel, set())
+        if conn in already:
+            return
+        already.add(conn)
+        self.subscriptions_of.setdefault(conn, set()).add(channel)
+        if options.presence:
+            member = _member(conn)
+            await self.broker.add_presence(channel, conn.id, {"user": conn.user})
+            if options.join_leave:
+                self._tell_others(channel, conn, encode(Join(channel=channel, member=member)))
+
+    async def unsubscribe(self, conn: Connection, msg: Envelope) -> None:
+        channel, options = self.options(msg.channel)
+        await self._leave(conn, channel, options)
+        if msg.id is not None:
+            self.hub.send_json(conn, encode(Ack(msg.id, channel)))
+
+    async def publish(self, conn: Connection, msg: Envelope) -> None:
+        channel, options = self.options(msg.channel)
+        if not options.publish:
+            raise RequestError(ErrorCode.FORBIDDEN, f"clients may not publish to {channel!r}")
+        position = await self.broker.publish(channel, bytes(msg.data), options.history)
+        if msg.id is not None:
+            self.hub.send_json(conn, encode(Ack(msg.id, channel, position.offset, position.epoch)))
+
+    async def publish_from_server(self, channel: str, data: bytes) -> StreamPosition:
+        """``app.publish``: the server may publish to any valid channel."""
+        channel, options = self.options(channel)
+        return await self.broker.publish(channel, data, options.history)
+
+    async def presence(self, conn: Connection, msg: Envelope) -> None:
+        channel, options = self.options(msg.channel)
+        if not options.presence:
+            raise RequestError(ErrorCode.FORBIDDEN, f"presence is off for {channel!r}")
+        members = await self.broker.presence(channel)
+        reply = PresenceReply(
+            channel=channel,
+            members=[Member(cid, info.get("user")) for cid, info in sorted(members.items())],
+            id=msg.id,
+        )
+        self.hub.send_json(conn, encode(reply))
+
+    def send(self, conn: Connection, msg: Envelope) -> None:
+        """Direct message to every connection of a user, or to one connection."""
+        target = msg.to
+        if target is None or (target.user is None) == (target.connection is None):
+            raise RequestError(
+                ErrorCode.INVALID_MESSAGE_FORMAT,
+                '\'to\' must be {"user": ...} or {"connection": ...}',
+            )
+        frame = text_frame(encode(Direct(sender=_member(conn), data=msg.data)))
+        if target.connection is not None:
+            found = self.hub.registry.get(target.connection)
+            recipients = [found] if found is not None and found.accepted else []
+            what = f"connection {target.connection!r}"
+        else:
+            recipients = list(self.users.get(target.user, ()))
+            what = f"user {target.user!r}"
+        if not recipients:
+            raise RequestError(ErrorCode.NOT_FOUND, f"no open {what}")
+        self.hub.outbox.send_many(recipients, frame)
+        if msg.id is not None:
+            self.hub.send_json(conn, encode(Ack(msg.id)))
+
+    # --- connection life -----------------------------------------------------------------------
+
+    def accepted(self, conn: Connection) -> None:
+        if conn.user is not None:
+            self.users.setdefault(conn.user, set()).add(conn)
+
+    def gone(self, conn: Connection) -> Coroutine[Any, Any, None] | None:
+        """A connection closed: drop it from every index now; the broker side (presence,
+        leave events, releasing channels) is returned to await, or None when there is none."""
+        if conn.user is not None:
+            mine = self.users.get(conn.user)
+            if mine is not None:
+                mine.discard(conn)
+                if not mine:
+                    del self.users[conn.user]
+        channels = self.subscriptions_of.pop(conn, None)
+        if not channels:
+            return None
+        for channel in channels:
+            self.subscribers.get(channel, set()).discard(conn)
+        return self._after_leaving(conn, list(channels))
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _deliver(self, conn: Connection, pub: Publication) -> None:
+        message = ChannelMessage(channel=pub.channel, offset=pub.offset, data=msgspec.Raw(pub.data))
+        self.hub.send_json(conn, encode(message))
+
+    def _forget_joining(self, channel: str, conn: Connection) -> list[Publication]:
+        joining = self._joining.get(channel, {})
+        held = joining.pop(conn, [])
+        if not joining:
+            self._joining.pop(channel, None)
+        return held
+
+    async def _leave(self, conn: Connection, channel: str, options: ChannelOptions) -> None:
+        live = self.subscribers.get(channel)
+        if live is None or conn not in live:
+            return
+        live.discard(conn)
+        mine = self.subscriptions_of.get(conn)
+        if mine is not None:
+            mine.discard(channel)
+        await self._after_leaving(conn, [channel])
+
+    async def _after_leaving(self, conn: Connection, channels: list[str]) -> None:
+        for channel in channels:
+            options = self.options_for(namespace_of(channel))
+            if options.presence:
+                await self.broker.remove_presence(channel, conn.id)
+                if options.join_leave:
+                    leave = encode(Leave(channel=channel, member=_member(conn)))
+                    self._tell_others(channel, conn, leave)
+            await self._release(channel)
+
+    async def _release(self, channel: str) -> None:
+        """Stop taking a channel's publications once no local connection wants them."""
+        if not self.subscribers.get(channel) and channel not in self._joining:
+            self.subscribers.pop(channel, None)
+            await self.broker.unsubscribe(channel)
+
+    def _tell_others(self, channel: str, conn: Connection, payload: bytes) -> None:
+        others = [c for c in self.subscribers.get(channel, ()) if c is not conn]
+        if others:
+            self.hub.outbox.send_many(others, text_frame(payload))
+
+
+def _member(conn: Connection) -> Member:
+    return Member(conn.id, conn.user)

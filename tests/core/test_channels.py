@@ -1,0 +1,269 @@
+"""Channels end to end: subscribe, publish, acks, exact resume, presence, direct sends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import websockets
+from websockets.frames import Opcode
+
+from switchboard import App
+from switchboard.config import NamespaceOptions
+
+from ..conftest import StartServer, recv_json, ws_url
+from ..rawclient import RawClient
+
+Client = websockets.ClientConnection
+
+
+async def connect(app: App) -> Client:
+    ws = await websockets.connect(ws_url(app), max_queue=None)
+    assert (await recv_json(ws))["type"] == "welcome"
+    return ws
+
+
+async def request(ws: Client, **message: Any) -> dict[str, Any]:
+    await ws.send(json.dumps(message))
+    return await recv_json(ws)
+
+
+async def test_subscribe_publish_and_acks(start_server: StartServer) -> None:
+    app = await start_server()
+    sub, pub = await connect(app), await connect(app)
+    ack = await request(sub, type="subscribe", channel="room:1", id="s1")
+    assert ack["type"] == "ack" and ack["id"] == "s1" and ack["channel"] == "room:1"
+    assert ack["offset"] == 0 and ack["epoch"]
+    for i in (1, 2):
+        published = await request(pub, type="publish", channel="room:1", data={"n": i}, id=i)
+        assert published == {
+            "type": "ack",
+            "id": i,
+            "channel": "room:1",
+            "offset": i,
+            "epoch": ack["epoch"],
+        }
+        message = await recv_json(sub)
+        assert message == {"type": "message", "channel": "room:1", "offset": i, "data": {"n": i}}
+    assert await request(sub, type="unsubscribe", channel="room:1", id="u") == {
+        "type": "ack",
+        "id": "u",
+        "channel": "room:1",
+    }
+    await pub.send(json.dumps({"type": "publish", "channel": "room:1", "data": 3}))
+    assert (await request(sub, type="ping"))["type"] == "pong"  # nothing else arrived
+
+
+async def test_bad_channel_requests_get_errors_with_the_id(start_server: StartServer) -> None:
+    app = App()
+    await start_server(app, namespaces={"readonly": NamespaceOptions(publish=False)})
+    ws = await connect(app)
+    error = await request(ws, type="subscribe", channel="bad channel!", id=1)
+    assert (error["code"], error["id"]) == ("INVALID_MESSAGE_FORMAT", 1)
+    error = await request(ws, type="subscribe", id=2)
+    assert (error["code"], error["id"]) == ("INVALID_MESSAGE_FORMAT", 2)
+    error = await request(ws, type="publish", channel="readonly:news", data=1, id=3)
+    assert (error["code"], error["id"]) == ("FORBIDDEN", 3)
+    error = await request(ws, type="send", to={"user": "nobody"}, data=1, id=4)
+    assert (error["code"], error["id"]) == ("NOT_FOUND", 4)
+    assert (await request(ws, type="echo", data="ok"))["data"] == "ok"
+
+
+async def test_replies_keep_request_order_across_channel_operations(
+    start_server: StartServer,
+) -> None:
+    app = await start_server()
+    ws = await connect(app)
+    await ws.send(json.dumps({"type": "subscribe", "channel": "a", "id": 1}))
+    await ws.send(json.dumps({"type": "echo", "data": 2, "id": 2}))
+    await ws.send(json.dumps({"type": "publish", "channel": "a", "data": 3, "id": 3}))
+    await ws.send(json.dumps({"type": "echo", "data": 4, "id": 4}))
+    got = [await recv_json(ws) for _ in range(5)]
+    assert [(m["type"], m.get("id")) for m in got] == [
+        ("ack", 1),
+        ("echo_reply", 2),
+        ("message", None),
+        ("ack", 3),
+        ("echo_reply", 4),
+    ] or [(m["type"], m.get("id")) for m in got] == [
+        ("ack", 1),
+        ("echo_reply", 2),
+        ("ack", 3),
+        ("message", None),
+        ("echo_reply", 4),
+    ]
+
+
+async def test_subscriber_away_for_100_messages_recovers_all_in_order(
+    start_server: StartServer,
+) -> None:
+    app = await start_server()
+    sub, pub = await connect(app), await connect(app)
+    ack = await request(sub, type="subscribe", channel="room:9", id=1)
+    await pub.send(json.dumps({"type": "publish", "channel": "room:9", "data": 0}))
+    first = await recv_json(sub)
+    await sub.close()
+    for i in range(1, 101):
+        await pub.send(json.dumps({"type": "publish", "channel": "room:9", "data": i}))
+    assert (await request(pub, type="ping"))["type"] == "pong"  # all 100 were handled
+    back = await connect(app)
+    since = {"offset": first["offset"], "epoch": ack["epoch"]}
+    ack = await request(back, type="subscribe", channel="room:9", recover_from=since, id=2)
+    assert ack["recovered"] is True
+    missed = [await recv_json(back) for _ in range(100)]
+    assert [m["data"] for m in missed] == list(range(1, 101))
+    assert [m["offset"] for m in missed] == list(range(2, 102))
+    await pub.send(json.dumps({"type": "publish", "channel": "room:9", "data": "live"}))
+    live = await recv_json(back)
+    assert (live["offset"], live["data"]) == (102, "live")
+
+
+async def test_resume_is_exact_while_publications_keep_coming(start_server: StartServer) -> None:
+    app = await start_server()
+    stop = asyncio.Event()
+
+    async def publisher() -> None:
+        while not stop.is_set():
+            await app.publish("feed", {"t": "tick"})
+            await asyncio.sleep(0.001)
+
+    task = asyncio.create_task(publisher())
+    try:
+        offsets: list[int] = []
+        ws = await connect(app)
+        ack = await request(ws, type="subscribe", channel="feed", id=0)
+        epoch = ack["epoch"]
+        for round_no in range(5):
+            for _ in range(20):
+                offsets.append((await recv_json(ws))["offset"])
+            await ws.close()
+            await asyncio.sleep(0.02)  # publications go on while the client is away
+            ws = await connect(app)
+            since = {"offset": offsets[-1], "epoch": epoch}
+            ack = await request(ws, type="subscribe", channel="feed", recover_from=since, id=1)
+            assert ack["recovered"] is True, round_no
+        for _ in range(20):
+            offsets.append((await recv_json(ws))["offset"])
+        await ws.close()
+    finally:
+        stop.set()
+        await task
+    assert offsets == list(range(offsets[0], offsets[0] + len(offsets)))
+
+
+async def test_recovery_past_history_or_with_another_epoch_says_not_recovered(
+    start_server: StartServer,
+) -> None:
+    app = await start_server(namespaces={"short": NamespaceOptions(history_size=10)})
+    ws = await connect(app)
+    ack = await request(ws, type="subscribe", channel="short:1", id=1)
+    await request(ws, type="unsubscribe", channel="short:1", id=2)
+    for i in range(20):
+        await app.publish("short:1", i)
+    since = {"offset": ack["offset"], "epoch": ack["epoch"]}
+    reply = await request(ws, type="subscribe", channel="short:1", recover_from=since, id=3)
+    assert reply["recovered"] is False
+    assert reply["offset"] == 20  # resync from here
+    await request(ws, type="unsubscribe", channel="short:1", id=4)
+    other = {"offset": 15, "epoch": "not-the-epoch"}
+    reply = await request(ws, type="subscribe", channel="short:1", recover_from=other, id=5)
+    assert reply["recovered"] is False
+    await app.publish("short:1", "next")
+    assert (await recv_json(ws))["offset"] == 21  # and live delivery carries on
+
+
+async def test_presence_and_join_leave_events(start_server: StartServer) -> None:
+    app = App()
+
+    @app.on_connect
+    def name(conn: Any) -> None:
+        conn.user = f"user-{len(app.node.registry) if app.node else 0}"
+
+    await start_server(app, namespaces={"room": NamespaceOptions(presence=True, join_leave=True)})
+    ann, bob = await connect(app), await connect(app)
+    await request(ann, type="subscribe", channel="room:p", id=1)
+    await request(bob, type="subscribe", channel="room:p", id=2)
+    join = await recv_json(ann)
+    assert join["type"] == "join" and join["channel"] == "room:p"
+    assert join["member"]["user"] == "user-2"
+    reply = await request(ann, type="presence", channel="room:p", id=3)
+    assert reply["type"] == "presence" and reply["id"] == 3
+    assert sorted(m["user"] for m in reply["members"]) == ["user-1", "user-2"]
+    await bob.close()
+    leave = await recv_json(ann)
+    assert (leave["type"], leave["member"]["user"]) == ("leave", "user-2")
+
+
+async def test_send_to_a_user_and_to_a_connection(start_server: StartServer) -> None:
+    app = App()
+    names = iter(["ann", "ann", "bob"])
+
+    @app.on_connect
+    def name(conn: Any) -> None:
+        conn.user = next(names)
+
+    await start_server(app)
+    phone, laptop, other = await connect(app), await connect(app), await connect(app)
+    assert await request(other, type="send", to={"user": "ann"}, data="hi", id=1) == {
+        "type": "ack",
+        "id": 1,
+    }
+    for ws in (phone, laptop):
+        direct = await recv_json(ws)
+        assert direct["type"] == "direct" and direct["data"] == "hi"
+    assert app.node is not None
+    target = next(c.id for c in app.node.registry if c is not None)
+    await other.send(json.dumps({"type": "send", "to": {"connection": target}, "data": 7}))
+    received = []
+    for ws in (phone, laptop, other):
+        with contextlib.suppress(TimeoutError):
+            received.append(await recv_json(ws, 0.3))
+    assert [m["data"] for m in received] == [7]
+    assert app.send_to_user("ann", {"from": "server"}) == 2
+    assert (await recv_json(phone))["data"] == {"from": "server"}
+
+
+async def test_a_stalled_subscriber_does_not_hold_back_the_others(
+    start_server: StartServer,
+) -> None:
+    app = await start_server(
+        send_queue_limit=256 * 1024, write_high_water=64 * 1024, max_message_size=64 * 1024
+    )
+    stalled = await RawClient.connect(app.port)
+    stalled.send_frame(Opcode.TEXT, b'{"type":"subscribe","channel":"big"}')
+    reader = await connect(app)
+    await request(reader, type="subscribe", channel="big", id=1)
+    payload = "x" * 16_000
+    for i in range(400):
+        await app.publish("big", {"i": i, "p": payload})
+        assert (await recv_json(reader))["data"]["i"] == i
+    assert app.node is not None and app.node.outbox.slow_consumers >= 1
+    stalled.close()
+
+
+async def test_a_thousand_subscribers_get_every_publication_once_in_order(
+    start_server: StartServer,
+) -> None:
+    app = await start_server()
+    clients = []
+    for _ in range(10):
+        clients += await asyncio.gather(*(connect(app) for _ in range(100)))
+    try:
+        for ws in clients:
+            await ws.send('{"type":"subscribe","channel":"fan:out"}')
+        for ws in clients:
+            assert (await recv_json(ws, 10))["type"] == "ack"
+        for i in range(20):
+            await app.publish("fan:out", i)
+
+        async def collect(ws: Client) -> list[int]:
+            return [(await recv_json(ws, 30))["data"] for _ in range(20)]
+
+        got = await asyncio.gather(*(collect(ws) for ws in clients))
+        assert all(seq == list(range(20)) for seq in got)
+        for ws in clients[:5]:
+            assert (await request(ws, type="ping"))["type"] == "pong"  # nothing extra queued
+    finally:
+        await asyncio.gather(*(ws.close() for ws in clients))
