@@ -182,6 +182,7 @@ class App:
             slow_consumer_policy=s.slow_consumer_policy,
             broker=self.broker,
             channel_options=self._channel_options,
+            max_subscriptions=s.max_subscriptions,
             raw_echo=s.raw_echo,
         )
         for message_type in self._removed:

@@ -53,6 +53,7 @@ CLI_GROUPS: dict[str, str] = {
         (
             "max_message_size",
             "max_connections",
+            "max_subscriptions",
             "max_header_size",
             "handshake_timeout",
             "read_buffer_size",
@@ -97,6 +98,9 @@ class Settings(BaseSettings):
     )
     max_connections: int = Field(
         100_000, ge=1, description="Open connections above which handshakes get HTTP 503."
+    )
+    max_subscriptions: int = Field(
+        1000, ge=1, description="Channels one connection may subscribe to at once."
     )
     drain_timeout: float = Field(
         10.0, ge=0, description="Seconds to wait for clients to close on shutdown."

@@ -267,3 +267,27 @@ async def test_a_thousand_subscribers_get_every_publication_once_in_order(
             assert (await request(ws, type="ping"))["type"] == "pong"  # nothing extra queued
     finally:
         await asyncio.gather(*(ws.close() for ws in clients))
+
+
+async def test_subscriptions_per_connection_are_capped(start_server: StartServer) -> None:
+    app = await start_server(max_subscriptions=3)
+    ws = await connect(app)
+    for i in range(3):
+        assert (await request(ws, type="subscribe", channel=f"c{i}", id=i))["type"] == "ack"
+    error = await request(ws, type="subscribe", channel="c3", id=3)
+    assert (error["code"], error["id"]) == ("FORBIDDEN", 3)
+    await request(ws, type="unsubscribe", channel="c0", id=4)
+    assert (await request(ws, type="subscribe", channel="c3", id=5))["type"] == "ack"
+
+
+async def test_users_that_are_not_hashable_still_connect(start_server: StartServer) -> None:
+    app = App()
+
+    @app.on_connect
+    def attach(conn: Any) -> None:
+        conn.user = {"name": "ann"}  # not usable as a key: not indexed for send-to-user
+
+    await start_server(app)
+    ws = await connect(app)
+    assert (await request(ws, type="echo", data=1))["data"] == 1
+    await ws.close()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
+import structlog
 
 from ..broker.base import Broker, HistoryOptions, Publication, StreamPosition
 from ..protocol.channels import is_valid_channel, namespace_of
@@ -36,6 +37,8 @@ from .connection import Connection
 from .errors import RequestError
 from .hub import Hub
 
+log = structlog.get_logger("switchboard.channels")
+
 
 class ChannelOptions(msgspec.Struct, frozen=True):
     """The per-namespace options the core needs (mirrors ``config.NamespaceOptions``)."""
@@ -50,9 +53,14 @@ class Channels:
     """Subscriptions of this node's connections, and the broker's handler."""
 
     def __init__(
-        self, hub: Hub, broker: Broker, options_for: Callable[[str], ChannelOptions]
+        self,
+        hub: Hub,
+        broker: Broker,
+        options_for: Callable[[str], ChannelOptions],
+        max_subscriptions: int = 1000,
     ) -> None:
         self.hub = hub
+        self.max_subscriptions = max_subscriptions
         self.broker = broker
         self.options_for = options_for
         self.subscribers: dict[str, set[Connection]] = {}
@@ -100,6 +108,11 @@ class Channels:
             ack = Ack(msg.id, channel, position.offset, position.epoch, None)
             self.hub.send_json(conn, encode(ack))
             return
+        if len(self.subscriptions_of.get(conn, ())) >= self.max_subscriptions:
+            raise RequestError(
+                ErrorCode.FORBIDDEN,
+                f"at most {self.max_subscriptions} subscriptions per connection",
+            )
         joining = self._joining.setdefault(channel, {})
         joining[conn] = []
         try:
@@ -196,18 +209,21 @@ class Channels:
     # --- connection life -----------------------------------------------------------------------
 
     def accepted(self, conn: Connection) -> None:
+        """Index the connection by its user (a user that cannot be a dict key is not indexed)."""
         if conn.user is not None:
-            self.users.setdefault(conn.user, set()).add(conn)
+            try:
+                self.users.setdefault(conn.user, set()).add(conn)
+            except TypeError:
+                log.warning("user_not_indexable", connection_id=conn.id)
 
     def gone(self, conn: Connection) -> Coroutine[Any, Any, None] | None:
         """A connection closed: drop it from every index now; the broker side (presence,
         leave events, releasing channels) is returned to await, or None when there is none."""
-        if conn.user is not None:
-            mine = self.users.get(conn.user)
-            if mine is not None:
-                mine.discard(conn)
-                if not mine:
-                    del self.users[conn.user]
+        mine = self.users.get(_key(conn.user)) if conn.user is not None else None
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del self.users[conn.user]
         channels = self.subscriptions_of.pop(conn, None)
         if not channels:
             return None
@@ -258,6 +274,18 @@ class Channels:
         others = [c for c in self.subscribers.get(channel, ()) if c is not conn]
         if others:
             self.hub.outbox.send_many(others, text_frame(payload))
+
+
+def _key(user: Any) -> Any:
+    """``user`` when it can be a dict key, else a value no user equals."""
+    try:
+        hash(user)
+    except TypeError:
+        return _UNHASHABLE
+    return user
+
+
+_UNHASHABLE = object()
 
 
 def _member(conn: Connection) -> Member:

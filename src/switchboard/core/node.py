@@ -47,6 +47,7 @@ class Node:
         slow_consumer_policy: SlowConsumerPolicy,
         broker: Broker,
         channel_options: Callable[[str], ChannelOptions],
+        max_subscriptions: int = 1000,
         raw_echo: bool = False,
     ) -> None:
         self.loop = loop
@@ -57,7 +58,7 @@ class Node:
         self.hub = Hub(self.registry, self.outbox)
         self.router = Router(self.hub)
         self.broker = broker
-        self.channels = Channels(self.hub, broker, channel_options)
+        self.channels = Channels(self.hub, broker, channel_options, max_subscriptions)
         install_builtin_routes(self.router, self.hub, self.channels)
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
