@@ -40,7 +40,9 @@ async def test_sync_and_async_routes_reply_with_the_request_id(start_server: Sta
         assert await recv_json(ws) == {"type": "math.slow_double_reply", "data": 42}
         await ws.send('{"type":"fire.and.forget"}')
         await ws.send('{"type":"ping","id":1}')
-        assert await recv_json(ws) == {"type": "pong", "id": 1}  # no reply for None
+        assert await recv_json(ws) == {"type": "pong", "id": 1}  # no reply for None...
+        await ws.send('{"type":"fire.and.forget","id":"f"}')
+        assert await recv_json(ws) == {"type": "ack", "id": "f"}  # ...but an ack when asked
 
 
 async def test_a_slow_async_handler_does_not_delay_other_connections(

@@ -79,9 +79,10 @@ async def test_broadcast_reaches_everyone_including_the_sender(start_server: Sta
     try:
         for ws in clients:
             await recv_json(ws)
-        await clients[2].send('{"type":"broadcast","data":{"hello":"all"}}')
+        await clients[2].send('{"type":"broadcast","data":{"hello":"all"},"id":"b"}')
         for ws in clients:
             assert await recv_json(ws) == {"type": "broadcast", "data": {"hello": "all"}}
+        assert await recv_json(clients[2]) == {"type": "ack", "id": "b"}
     finally:
         for ws in clients:
             await ws.close()

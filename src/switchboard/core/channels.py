@@ -203,8 +203,7 @@ class Channels:
         if not recipients:
             raise RequestError(ErrorCode.NOT_FOUND, f"no open {what}")
         self.hub.outbox.send_many(recipients, frame)
-        if msg.id is not None:
-            self.hub.send_json(conn, encode(Ack(msg.id)))
+        self.hub.ack(conn, msg.id)
 
     # --- connection life -----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ def install_builtin_routes(router: Router, hub: Hub, channels: Channels) -> None
 
     def broadcast(conn: Connection, msg: Envelope) -> None:
         hub.broadcast_json(encode(Broadcast(data=msg.data)))
+        hub.ack(conn, msg.id)
 
     def ping(conn: Connection, msg: Envelope) -> None:
         hub.send_json(conn, encode(Pong(id=msg.id)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..protocol.codes import ErrorCode
-from ..protocol.envelope import RequestId, encode_error
+from ..protocol.envelope import Ack, RequestId, encode, encode_error
 from ..protocol.frames import text_frame
 from .connection import Connection
 from .outbox import Outbox
@@ -28,6 +28,11 @@ class Hub:
     ) -> None:
         """Queue an ``error`` frame; the connection stays open."""
         self.outbox.send(conn, text_frame(encode_error(code, message, request_id)))
+
+    def ack(self, conn: Connection, request_id: RequestId) -> None:
+        """Confirm a request that carried an ``id`` and has no other reply."""
+        if request_id is not None:
+            self.outbox.send(conn, text_frame(encode(Ack(id=request_id))))
 
     def broadcast_json(self, payload: bytes) -> int:
         """Queue one JSON text message for every open connection; returns how many."""

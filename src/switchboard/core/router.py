@@ -204,6 +204,7 @@ class _AppRoute:
 
     def reply(self, conn: Connection, msg: Envelope, result: Any) -> None:
         if result is None:
+            self.router.hub.ack(conn, msg.id)  # nothing to say: confirm, when asked to
             return
         reply: dict[str, Any] = {"type": self.reply_type, "data": result}
         if msg.id is not None:
