@@ -144,6 +144,14 @@ def server_process() -> Iterator[Callable[..., ServerProcess]]:
         proc.stop()
 
 
+async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``within`` (scaled) seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout(within)
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
 async def recv_json(ws: Any, within: float = 5.0) -> dict[str, Any]:
     """The next message of a ``websockets`` client, decoded."""
     raw = await asyncio.wait_for(ws.recv(), timeout(within))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 
 import websockets
-from websockets.frames import Opcode
 
-from ..conftest import StartServer, recv_json, timeout, ws_url
+from ..conftest import StartServer, recv_json, timeout, wait_until, ws_url
 from ..rawclient import RawClient
 
 PAYLOAD = "x" * 16_000
@@ -37,7 +35,7 @@ async def test_client_that_never_reads_is_closed_4008_and_others_get_everything(
         close = await asyncio.wait_for(stalled.recv_until_close(), timeout(10))
         assert close.code == 4008
         assert await stalled.at_eof(timeout(5))
-        await _until(lambda: len(app.node.registry) == 1)
+        await wait_until(lambda: len(app.node.registry) == 1)
         # The reader never noticed.
         await reader.send('{"type":"broadcast","data":"after"}')
         assert (await recv_json(reader))["data"] == "after"
@@ -60,41 +58,5 @@ async def test_slow_consumer_that_never_reads_is_dropped_after_close_timeout(
             await reader.send(json.dumps({"type": "broadcast", "data": {"i": i, "p": PAYLOAD}}))
             await recv_json(reader)
         assert app.node.outbox.slow_consumers >= 1
-        await _until(lambda: len(app.node.registry) == 1)
+        await wait_until(lambda: len(app.node.registry) == 1)
     stalled.close()
-
-
-async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout(within)
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
-
-
-async def test_drop_oldest_policy_keeps_the_connection_and_bounds_the_queue(
-    start_server: StartServer,
-) -> None:
-    app = await start_server(
-        send_queue_limit=128 * 1024,
-        write_high_water=32 * 1024,
-        max_message_size=64 * 1024,
-        slow_consumer_policy="drop_oldest",
-    )
-    assert app.node is not None
-    stalled = await RawClient.connect(app.port)
-    async with websockets.connect(ws_url(app), max_queue=None) as reader:
-        await recv_json(reader)
-        for i in range(300):
-            await reader.send(json.dumps({"type": "broadcast", "data": {"i": i, "p": PAYLOAD}}))
-            await recv_json(reader)
-        stalled_conn = next(c for c in app.node.registry if c.transport is not None and c.paused)
-        assert stalled_conn.pending_bytes <= 128 * 1024
-        assert app.node.outbox.dropped_frames > 0
-        assert len(app.node.registry) == 2
-    # What the stalled client reads is whole frames in order, with a gap where frames dropped.
-    seen = []
-    while len(seen) < 5:
-        frame = await asyncio.wait_for(stalled.recv_frame(), timeout(5))
-        if frame.opcode is Opcode.TEXT and b"broadcast" in frame.data:
-            seen.append(json.loads(frame.data)["data"]["i"])
-    assert seen == sorted(seen)
