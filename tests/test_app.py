@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import websockets
 
-from switchboard import App, Connection, Envelope, Reject
+from switchboard import App, Connection, Envelope, ErrorCode, Reject, RequestError
 
 from .conftest import StartServer, recv_json, timeout, ws_url
 
@@ -188,3 +188,22 @@ async def test_messages_sent_before_an_async_accept_are_handled_after_welcome(
             break
         await asyncio.sleep(0.02)
     assert gone == [("late", 1000)]
+
+
+async def test_a_handler_can_answer_with_its_own_error_code(start_server: StartServer) -> None:
+    app = App()
+
+    @app.route("room.join")
+    async def join(conn: Connection, msg: Envelope) -> None:
+        raise RequestError(ErrorCode.NOT_FOUND, f"no room {msg.json()!r}")
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        await ws.send('{"type":"room.join","data":"attic","id":1}')
+        assert await recv_json(ws) == {
+            "type": "error",
+            "code": "NOT_FOUND",
+            "message": "no room 'attic'",
+            "id": 1,
+        }

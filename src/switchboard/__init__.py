@@ -3,6 +3,7 @@
 from .app import App
 from .config import Settings, load_settings
 from .core.connection import Connection
+from .core.errors import RequestError
 from .core.hooks import Reject
 from .protocol.codes import CloseCode, ErrorCode
 from .protocol.envelope import Envelope
@@ -14,6 +15,7 @@ __all__ = [
     "Envelope",
     "ErrorCode",
     "Reject",
+    "RequestError",
     "Settings",
     "load_settings",
 ]

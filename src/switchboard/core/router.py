@@ -104,13 +104,24 @@ class Router:
     def _call(self, conn: Connection, handler: Handler, envelope: Envelope) -> None:
         try:
             handler(conn, envelope)
-        except RequestError as exc:
+        except Exception as exc:
+            self.failed(conn, envelope, exc)
+
+    def failed(self, conn: Connection, envelope: Envelope, exc: Exception) -> None:
+        """Answer a request whose handler raised: its own code for a :class:`RequestError`,
+        otherwise ``INTERNAL_ERROR`` (details stay in the log, with the traceback)."""
+        if isinstance(exc, RequestError):
             self.hub.send_error(conn, exc.code, exc.message, envelope.id)
-        except Exception:
-            log.exception("handler_failed", connection_id=conn.id, message_type=envelope.type)
-            self.hub.send_error(
-                conn, ErrorCode.INTERNAL_ERROR, "internal error while handling message", envelope.id
-            )
+            return
+        log.error(
+            "handler_failed",
+            connection_id=conn.id,
+            message_type=envelope.type,
+            exc_info=exc,
+        )
+        self.hub.send_error(
+            conn, ErrorCode.INTERNAL_ERROR, "internal error while handling message", envelope.id
+        )
 
     def add_serial(self, message_type: str, handler: SerialHandler) -> None:
         """A route that awaits (a broker call): it runs as a task, and later requests of the
@@ -139,13 +150,8 @@ class Router:
     ) -> None:
         try:
             await handler(conn, envelope)
-        except RequestError as exc:
-            self.hub.send_error(conn, exc.code, exc.message, envelope.id)
-        except Exception:
-            log.exception("handler_failed", connection_id=conn.id, message_type=envelope.type)
-            self.hub.send_error(
-                conn, ErrorCode.INTERNAL_ERROR, "internal error while handling message", envelope.id
-            )
+        except Exception as exc:
+            self.failed(conn, envelope, exc)
 
     def _invalid(self, conn: Connection, payload: bytes) -> None:
         try:
@@ -194,11 +200,8 @@ class _AppRoute:
     async def _run(self, conn: Connection, msg: Envelope, pending: Awaitable[Any]) -> None:
         try:
             result = await pending
-        except Exception:
-            log.exception("handler_failed", connection_id=conn.id, message_type=msg.type)
-            self.router.hub.send_error(
-                conn, ErrorCode.INTERNAL_ERROR, "internal error while handling message", msg.id
-            )
+        except Exception as exc:
+            self.router.failed(conn, msg, exc)
             return
         self.reply(conn, msg, result)
 
