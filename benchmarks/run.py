@@ -1,12 +1,13 @@
 """Run the Switchboard benchmark suite against the baseline servers, side by side.
 
 For every round and scenario (echo; broadcast with publication window 10, ``bcast``, and 50,
-``bcast-burst``; idle) each server is started fresh, pinned to core 0, measured once by
-wsbench pinned to core 1, and stopped; servers are interleaved and their order rotates
-between rounds. Medians, ratios and target checks go to
+``bcast-burst``; the same fan-out through a channel, ``channel`` and ``channel-burst``, for
+servers with channels only; idle) each server is started fresh, pinned to core 0, measured
+once by wsbench pinned to core 1, and stopped; servers are interleaved and their order
+rotates between rounds. Medians, ratios and target checks go to
 ``benchmarks/results/latest.json`` and ``docs/benchmarks.md``.
 
-    .venv/bin/python benchmarks/run.py            # full run (~10-15 min on 2 cores)
+    .venv/bin/python benchmarks/run.py            # full run (~12-15 min on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # smoke test (~1.5 min), writes results/quick.json
 """
 
@@ -24,7 +25,15 @@ from typing import IO, Any, NoReturn
 
 from harness import config as cfg
 from harness import envinfo, report, summary
-from harness.loadgen import BCAST_WINDOWS, HEADLINE, SCENARIOS, Plan, ensure_wsbench, run_wsbench
+from harness.loadgen import (
+    FANOUT_WINDOWS,
+    HEADLINE,
+    REQUIRES,
+    SCENARIOS,
+    Plan,
+    ensure_wsbench,
+    run_wsbench,
+)
 from harness.procs import free_port, pinned, raise_nofile, spawn, stop, wait_ready
 from harness.servers import SERVERS, ServerSpec, display_command
 
@@ -131,10 +140,10 @@ def _progress(run: dict[str, Any], round_no: int, rounds: int) -> None:
             f"{key}={run.get(key, 0):,.0f} server_cpu={run.get('server_cpu_pct')}% "
             f"wsbench_cpu={run.get('loadgen_cpu_pct')}% core1={run.get('cpu1_busy_pct')}%"
         )
-        if run["scenario"] in BCAST_WINDOWS:
+        if run["scenario"] in FANOUT_WINDOWS:
             outcome += f" lost={run.get('lost_gaps')} ooo={run.get('out_of_order')}"
     print(
-        f"[round {round_no + 1}/{rounds}] {run['scenario']:<11} {run['server']:<11} {outcome}",
+        f"[round {round_no + 1}/{rounds}] {run['scenario']:<13} {run['server']:<11} {outcome}",
         flush=True,
     )
 
@@ -152,6 +161,19 @@ def check_servers(names: list[str]) -> tuple[list[ServerSpec], dict[str, str]]:
     return active, skipped
 
 
+def not_applicable(scenarios: list[str], active: list[ServerSpec]) -> dict[str, dict[str, str]]:
+    """scenario -> server -> why it is not run (the server lacks a feature the scenario needs)."""
+    out: dict[str, dict[str, str]] = {}
+    for scenario in scenarios:
+        need = REQUIRES.get(scenario)
+        for spec in active:
+            if need is not None and need not in spec.features:
+                out.setdefault(scenario, {})[spec.name] = f"has no {need}"
+    for scenario, why in out.items():
+        print(f"[n/a] {scenario}: not run for {', '.join(why)} (no {REQUIRES[scenario]})")
+    return out
+
+
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     nofile = raise_nofile(args.idle_conns + cfg.NOFILE_SLACK)
@@ -165,11 +187,14 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     ensure_wsbench()
     active, skipped = check_servers(args.servers)
     plan = Plan(duration_s=args.duration, idle_conns=args.idle_conns)
+    inapplicable = not_applicable(scenarios, active)
     runs: list[dict[str, Any]] = []
     for round_no in range(args.repeat):
         for scenario in scenarios:
             shift = round_no % max(len(active), 1)
             for spec in active[shift:] + active[:shift]:
+                if spec.name in inapplicable.get(scenario, {}):
+                    continue
                 run = measure(spec, scenario, plan, round_no)
                 _progress(run, round_no, args.repeat)
                 runs.append(run)
@@ -190,6 +215,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             "server_commands": {name: display_command(SERVERS[name]) for name in args.servers},
         },
         "skipped": skipped,
+        "not_applicable": inapplicable,
         "runs": runs,
     }
     summary.analyse(results)
@@ -208,7 +234,7 @@ def _print_summary(results: dict[str, Any]) -> None:
         for server, cell in cells.items():
             value = cell["median"].get(key)
             shown = "n/a" if value is None else f"{value:,.0f}"
-            print(f"  {scenario:<11} {server:<11} {key}={shown}  runs={cell['values']}")
+            print(f"  {scenario:<13} {server:<11} {key}={shown}  runs={cell['values']}")
     for target in results["targets"]:
         print(f"  target {target['target']}: {target['actual']} (need {target['required']})")
 

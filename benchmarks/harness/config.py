@@ -25,6 +25,9 @@ BCAST_CONNS, BCAST_WINDOW = 1000, 10
 # bcast-burst: the same broadcast with more publications in flight, so that a server which
 # coalesces frames per connection can write several of them in one system call.
 BCAST_BURST_WINDOW = 50
+# channel / channel-burst: the bcast / bcast-burst fan-out through a channel (wsbench -C): every
+# client subscribes and waits for the ack, client 0 publishes. Only servers with channels run it.
+CHANNEL = "bench:fanout"
 IDLE_CONNS = 10_000
 
 DEFAULT_DURATION_S = 10
@@ -38,6 +41,8 @@ NOFILE_SLACK = 1_000  # descriptors beyond IDLE_CONNS that each process may need
 TARGET_ECHO_VS_NODE = 4.0
 TARGET_ECHO_VS_AIOHTTP = 6.0
 TARGET_BCAST_VS_NODE = 20.0  # checked for both bcast (-w 10) and bcast-burst (-w 50)
+# Channel fan-out deliveries/s over Switchboard's own broadcast at the same window, same run.
+TARGET_CHANNEL_VS_BCAST = 0.8
 TARGET_IDLE_BYTES = 10 * 1024  # 10 KB per connection, read as KiB
 
 # A run whose load-generator core is at least this busy was probably limited by wsbench.

@@ -10,15 +10,26 @@ from typing import Any
 from harness import config as cfg
 from harness.procs import pinned, run_bounded
 
-SCENARIOS = ("echo", "bcast", "bcast-burst", "idle")
+SCENARIOS = ("echo", "bcast", "bcast-burst", "channel", "channel-burst", "idle")
 # Broadcast scenarios and their publication window (wsbench -w); otherwise identical.
 BCAST_WINDOWS: dict[str, int] = {"bcast": cfg.BCAST_WINDOW, "bcast-burst": cfg.BCAST_BURST_WINDOW}
+# Channel fan-out scenarios and the broadcast each one repeats through a channel (wsbench -C).
+CHANNEL_BASES: dict[str, str] = {"channel": "bcast", "channel-burst": "bcast-burst"}
+# Every fan-out scenario (one publisher, wsbench bcast mode) and its publication window.
+FANOUT_WINDOWS: dict[str, int] = {
+    **BCAST_WINDOWS,
+    **{scenario: BCAST_WINDOWS[base] for scenario, base in CHANNEL_BASES.items()},
+}
+# Scenarios that only servers with a feature (ServerSpec.features) can run.
+REQUIRES: dict[str, str] = {scenario: "channels" for scenario in CHANNEL_BASES}
 
 # Headline figure of each scenario and whether bigger is better.
 HEADLINE: dict[str, tuple[str, bool]] = {
     "echo": ("msg_per_s", True),
     "bcast": ("deliveries_per_s", True),
     "bcast-burst": ("deliveries_per_s", True),
+    "channel": ("deliveries_per_s", True),
+    "channel-burst": ("deliveries_per_s", True),
     "idle": ("bytes_per_conn", False),
 }
 
@@ -47,14 +58,16 @@ class Plan:
                 "-W",
                 str(cfg.WARMUP_S),
             ]
-        elif scenario in BCAST_WINDOWS:
+        elif scenario in FANOUT_WINDOWS:
+            channel = ["-C", cfg.CHANNEL] if scenario in CHANNEL_BASES else []
             args = [
                 "bcast",
                 "-J",
+                *channel,
                 "-c",
                 str(cfg.BCAST_CONNS),
                 "-w",
-                str(BCAST_WINDOWS[scenario]),
+                str(FANOUT_WINDOWS[scenario]),
                 "-s",
                 str(cfg.MSG_SIZE),
                 *common,
@@ -73,8 +86,9 @@ class Plan:
         return " ".join(pinned(cfg.LOADGEN_CPU, argv))
 
     def timeout_s(self) -> float:
-        """wsbench allows itself 120 s to connect, then settles/warms up, runs, drains, closes."""
-        return 120 + 3 + cfg.WARMUP_S + self.duration_s + 3 + 1.5 + 30
+        """wsbench allows itself 120 s to connect, 20 s for channel subscribe acks (-C), then
+        settles/warms up, runs, drains, closes."""
+        return 120 + 20 + 3 + cfg.WARMUP_S + self.duration_s + 3 + 1.5 + 30
 
 
 def ensure_wsbench() -> None:

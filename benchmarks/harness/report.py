@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from harness import config as cfg
-from harness.loadgen import BCAST_WINDOWS
-from harness.summary import SUBJECT, headline
+from harness.loadgen import CHANNEL_BASES, FANOUT_WINDOWS, SCENARIOS
+from harness.summary import SUBJECT, headline, ratio_text
 
 TITLES = {
     "echo": "Echo",
     "bcast": "Broadcast",
     "bcast-burst": "Broadcast burst",
+    "channel": "Channel fan-out",
+    "channel-burst": "Channel fan-out burst",
     "idle": "Idle connections",
 }
 RATIO_LABELS = {
     "echo": "echo msg/s (higher is better)",
     "bcast": f"broadcast deliveries/s, -w {cfg.BCAST_WINDOW} (higher is better)",
     "bcast-burst": f"broadcast burst deliveries/s, -w {cfg.BCAST_BURST_WINDOW} (higher is better)",
+    "channel": f"channel fan-out deliveries/s, -w {cfg.BCAST_WINDOW} (higher is better)",
+    "channel-burst": f"channel fan-out burst deliveries/s, -w {cfg.BCAST_BURST_WINDOW} "
+    "(higher is better)",
     "idle": "idle bytes/conn (lower is better)",
 }
 # What the publication window means; shown above the bcast-burst table.
@@ -31,6 +36,90 @@ WINDOW_NOTE = (
     "coalesces frames per connection writes them in one system call per client, while a server "
     "that sends each frame separately gains nothing."
 )
+
+
+def _channel_note(results: dict[str, Any], scenario: str) -> list[str]:
+    """What the channel scenario does differently from the broadcast it repeats."""
+    base = CHANNEL_BASES[scenario]
+    window = FANOUT_WINDOWS[scenario]
+    if scenario != "channel":
+        return [
+            f"Channel fan-out as above with window `-w {window}`: the {TITLES[base]} load "
+            "through a channel.",
+            "",
+        ]
+    cell = results["summary"].get(scenario, {}).get(SUBJECT, {})
+    size = cell.get("median", {}).get("publish_bytes")
+    sizes = ""
+    if size is not None:
+        # wsbench pads the whole request, like the broadcast one; the data object is what is left
+        # of it, and a delivered message wraps that object (shown with a 5-digit offset).
+        data = size - len(f'{{"type":"publish","channel":"{cfg.CHANNEL}","data":}}')
+        message = len(f'{{"type":"message","channel":"{cfg.CHANNEL}","offset":12345,"data":}}')
+        padding = (
+            f'already more than `-s {cfg.MSG_SIZE}`, so its `"p"` stays empty'
+            if size > cfg.MSG_SIZE
+            else "padded to `-s`"
+        )
+        sizes = (
+            f" Here that request is {size:,.0f} B ({padding}), and a delivered message is about "
+            f"{message + data:,.0f} B; the broadcast request and the broadcast frame each client "
+            f"receives are {cfg.MSG_SIZE} B."
+        )
+    return [
+        f"The {TITLES[base]} load again ({cfg.BCAST_CONNS:,} clients, `-J`, `-w {window}`, "
+        f"`-s {cfg.MSG_SIZE}`), through a channel: with `-C {cfg.CHANNEL}` every client, once "
+        f'open, sends `{{"type":"subscribe","channel":"{cfg.CHANNEL}"}}` and publishing starts '
+        "only when all of them have their `ack`; client 0 then publishes "
+        f'`{{"type":"publish","channel":"{cfg.CHANNEL}","data":{{"seq":…,"p":"xx…"}}}}` instead '
+        "of the broadcast envelope, padded with `x` to `-s` bytes in the same way, and every "
+        "subscriber (client 0 included) must receive "
+        f'`{{"type":"message","channel":"{cfg.CHANNEL}","offset":N,"data":{{…}}}}`.{sizes} '
+        "Only servers with channels run this scenario.",
+        "",
+    ]
+
+
+def _channel_checks(results: dict[str, Any], scenario: str) -> list[str]:
+    """The channel-vs-broadcast target, subscription and error counts, inapplicable servers."""
+    base = CHANNEL_BASES[scenario]
+    window = FANOUT_WINDOWS[scenario]
+    summary = results["summary"]
+    channel, bcast = headline(summary, scenario, SUBJECT), headline(summary, base, SUBJECT)
+    target = (
+        f"Target: Switchboard's median deliveries/s here at least "
+        f"{cfg.TARGET_CHANNEL_VS_BCAST:g}x its {TITLES[base]} median (`-w {window}`) from the "
+        "same run: "
+    )
+    if channel is None or not bcast:
+        target += "not measured (both scenarios are needed)."
+    else:
+        ratio = channel / bcast
+        verdict = "PASS" if ratio >= cfg.TARGET_CHANNEL_VS_BCAST else "FAIL"
+        shown = ratio_text(ratio, cfg.TARGET_CHANNEL_VS_BCAST)
+        target += f"{channel:,.0f} / {bcast:,.0f} = {shown}, {verdict}."
+    lines = [target, ""]
+    for server, cell in summary.get(scenario, {}).items():
+        if not cell["runs_ok"]:
+            continue
+        errors = cell["total"].get("errors")
+        subscribed = cell["median"].get("subscribed")
+        lines += [
+            f"{_label(results, server)}: median {_n(subscribed)} of {cfg.BCAST_CONNS:,} "
+            f"subscriptions acknowledged before publishing started, over "
+            f"{cell['runs_ok']} successful run(s) (wsbench fails a run without every ack). "
+            "wsbench counts the acks in `subscribed`, not in `errors`; `errors` totals "
+            f"{_n(errors)}, the welcome frame each client gets on connect.",
+            "",
+        ]
+    skipped = results.get("not_applicable", {}).get(scenario, {})
+    if skipped:
+        names = ", ".join(_label(results, s) for s in skipped)
+        lines += [
+            f"Not applicable (no channels), so not run; not a failure: {names}.",
+            "",
+        ]
+    return lines
 
 
 def _n(value: Any, digits: int = 0) -> str:
@@ -91,6 +180,9 @@ def _method(results: dict[str, Any]) -> list[str]:
         f"connections (wsbench's default), `bcast-burst` at most `-w {cfg.BCAST_BURST_WINDOW}` "
         "(see Broadcast burst for what that changes). Idle uses wsbench's default 3 s settle "
         "time (`-T`).",
+        f"- `channel` and `channel-burst` repeat `bcast` and `bcast-burst` through the channel "
+        f"`{cfg.CHANNEL}` (wsbench `-C`, see Channel fan-out), for servers with channels only; "
+        "each is compared with Switchboard's broadcast at the same window.",
         "",
         "wsbench command lines:",
         "",
@@ -138,7 +230,7 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
                     _n(tot.get("errors")),
                 ]
             )
-        elif scenario in BCAST_WINDOWS:
+        elif scenario in FANOUT_WINDOWS:
             missing = (tot.get("missing_stalled") or 0) + (tot.get("missing_at_end") or 0)
             rows.append(
                 [
@@ -177,8 +269,7 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
     ]
     headers = {
         "echo": ["server", "median msg/s", "per run", "p50 µs", "p99 µs", *cpu, "errors"],
-        "bcast": bcast,
-        "bcast-burst": bcast,
+        **{fanout: bcast for fanout in FANOUT_WINDOWS},
         "idle": [
             "server",
             "median bytes/conn",
@@ -194,19 +285,24 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
 
 def _results(results: dict[str, Any]) -> list[str]:
     lines = ["## Results", ""]
-    for scenario in results["summary"]:
+    inapplicable = results.get("not_applicable", {})
+    shown = [s for s in SCENARIOS if s in results["summary"] or s in inapplicable]
+    for scenario in shown:
+        cells = results["summary"].get(scenario, {})
         header, rows = _scenario_rows(results, scenario)
         lines += [f"### {TITLES[scenario]}", ""]
         if scenario == "bcast-burst":
             lines += [WINDOW_NOTE, ""]
-        lines += [f"`{results['config']['commands'][scenario]}`", "", *_table(header, rows)]
+        if scenario in CHANNEL_BASES:
+            lines += _channel_note(results, scenario)
+        lines += [f"`{results['config']['commands'][scenario]}`", ""]
+        if rows:
+            lines += _table(header, rows)
         if scenario == "bcast-burst":
             lines += _burst_gain(results)
-        bound = [
-            _label(results, s)
-            for s, c in results["summary"][scenario].items()
-            if c["generator_bound_runs"]
-        ]
+        if scenario in CHANNEL_BASES:
+            lines += _channel_checks(results, scenario)
+        bound = [_label(results, s) for s, c in cells.items() if c["generator_bound_runs"]]
         if bound:
             lines += [
                 f"Core 1 (wsbench and the kernel work its system calls trigger) was >= "
@@ -218,7 +314,7 @@ def _results(results: dict[str, Any]) -> list[str]:
             ]
         noisy = [
             f"{_label(results, s)} (round {', '.join(map(str, c['disturbed_rounds']))})"
-            for s, c in results["summary"][scenario].items()
+            for s, c in cells.items()
             if c.get("disturbed_rounds")
         ]
         if noisy:
@@ -227,7 +323,7 @@ def _results(results: dict[str, Any]) -> list[str]:
                 f"neither the server nor wsbench): {', '.join(noisy)}.",
                 "",
             ]
-        failures = [(s, f) for s, c in results["summary"][scenario].items() for f in c["failures"]]
+        failures = [(s, f) for s, c in cells.items() for f in c["failures"]]
         lines += [f"- {_label(results, s)} failed a run: {f}" for s, f in failures]
         if failures:
             lines.append("")
@@ -310,7 +406,10 @@ CAVEATS = [
     "per connection, so it shows up to one error per connection; in echo mode wsbench takes "
     "a welcome that arrives before its first send as an extra reply and keeps one more "
     "message in flight on that connection (11 instead of 10). Measured on a running "
-    "Switchboard, `-w 9`, `-w 10` and `-w 11` gave the same msg/s within noise (a few %).",
+    "Switchboard, `-w 9`, `-w 10` and `-w 11` gave the same msg/s within noise (a few %). "
+    "In the channel scenarios the welcome is still one error per client, while the "
+    "subscribe acks are counted apart (`subscribed` in the raw data), not as errors, and "
+    "never as lost or out-of-order messages.",
     "- Idle `bytes/conn` is the server's RSS growth divided by the number of connections, "
     "taken after wsbench's 3 s settle time (`bytes/conn at end`: after the idle period).",
     "",

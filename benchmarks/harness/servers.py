@@ -19,6 +19,7 @@ class ServerSpec:
     label: str
     command: Callable[[str], list[str]]  # port -> argv (not yet pinned)
     check: Callable[[], str | None]  # None if runnable, else why not
+    features: frozenset[str] = frozenset()  # what scenarios in loadgen.REQUIRES may ask for
 
 
 def _python() -> str:
@@ -111,7 +112,13 @@ def display_command(spec: ServerSpec) -> str:
 SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
-        ServerSpec("switchboard", "Switchboard", _switchboard_cmd, _check_switchboard),
+        ServerSpec(
+            "switchboard",
+            "Switchboard",
+            _switchboard_cmd,
+            _check_switchboard,
+            features=frozenset({"channels"}),
+        ),
         ServerSpec(
             "picows_raw",
             "picows raw (uvloop, msgspec)",

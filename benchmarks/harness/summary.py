@@ -6,7 +6,7 @@ import statistics
 from typing import Any
 
 from harness import config as cfg
-from harness.loadgen import BCAST_WINDOWS, HEADLINE, SCENARIOS
+from harness.loadgen import BCAST_WINDOWS, CHANNEL_BASES, FANOUT_WINDOWS, HEADLINE, SCENARIOS
 
 # Counters that are summed over runs (everything else numeric gets a median).
 COUNTERS = (
@@ -19,8 +19,13 @@ COUNTERS = (
     "missing_at_end",
 )
 SUBJECT = "switchboard"
-# How the broadcast scenarios are named in target lines.
-BCAST_TARGET_NAMES = {"bcast": "broadcast", "bcast-burst": "broadcast burst"}
+# How the fan-out scenarios are named in target lines.
+FANOUT_TARGET_NAMES = {
+    "bcast": "broadcast",
+    "bcast-burst": "broadcast burst",
+    "channel": "channel fan-out",
+    "channel-burst": "channel fan-out burst",
+}
 
 
 def _numeric(value: Any) -> bool:
@@ -74,6 +79,7 @@ def analyse(results: dict[str, Any]) -> None:
     """(Re)compute summary, ratios and targets of ``results`` from its raw runs."""
     results["summary"] = summarize(results["runs"])
     results["ratios"] = ratios(results["summary"])
+    results["channel_vs_bcast"] = channel_vs_bcast(results["summary"])
     results["targets"] = targets(results["summary"])
 
 
@@ -113,19 +119,39 @@ def ratios(summary: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
+def channel_vs_bcast(summary: dict[str, Any]) -> dict[str, float]:
+    """channel scenario -> Switchboard's channel median / its broadcast median, same window."""
+    out: dict[str, float] = {}
+    for scenario, base in CHANNEL_BASES.items():
+        channel = headline(summary, scenario, SUBJECT)
+        bcast = headline(summary, base, SUBJECT)
+        if channel is not None and bcast:
+            out[scenario] = channel / bcast
+    return out
+
+
 def _target(name: str, required: str, actual: str, passed: bool | None) -> dict[str, Any]:
     return {"target": name, "required": required, "actual": actual, "passed": passed}
+
+
+def ratio_text(value: float, minimum: float) -> str:
+    """``value`` as ``1.23x``, with a third decimal when two would round it across ``minimum``
+    (0.7969 against 0.8 reads ``0.797x``, not a failing ``0.80x``)."""
+    text = f"{value:.2f}x"
+    if (round(value, 2) >= minimum) != (value >= minimum):
+        text = f"{value:.3f}x"
+    return text
 
 
 def _ratio_target(name: str, value: float | None, minimum: float) -> dict[str, Any]:
     if value is None:
         return _target(name, f">= {minimum:g}x", "n/a", None)
-    return _target(name, f">= {minimum:g}x", f"{value:.2f}x", value >= minimum)
+    return _target(name, f">= {minimum:g}x", ratio_text(value, minimum), value >= minimum)
 
 
 def _loss_target(summary: dict[str, Any], scenario: str, window: int) -> dict[str, Any]:
-    """Switchboard must neither lose nor reorder broadcast messages, in any run."""
-    name = f"{BCAST_TARGET_NAMES[scenario]} lost / out of order (-w {window}, all runs)"
+    """Switchboard must neither lose nor reorder fanned-out messages, in any run."""
+    name = f"{FANOUT_TARGET_NAMES[scenario]} lost / out of order (-w {window}, all runs)"
     cell = summary.get(scenario, {}).get(SUBJECT)
     if not cell or not cell["runs_ok"]:
         return _target(name, "0 / 0", "n/a", None)
@@ -146,7 +172,7 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
         ),
     ]
     for scenario, window in BCAST_WINDOWS.items():
-        name = BCAST_TARGET_NAMES[scenario]
+        name = FANOUT_TARGET_NAMES[scenario]
         checks.append(
             _ratio_target(
                 f"{name} deliveries/s vs Node ws (-w {window})",
@@ -154,7 +180,17 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 cfg.TARGET_BCAST_VS_NODE,
             )
         )
-    for scenario, window in BCAST_WINDOWS.items():
+    channel = channel_vs_bcast(summary)
+    for scenario, base in CHANNEL_BASES.items():
+        checks.append(
+            _ratio_target(
+                f"{FANOUT_TARGET_NAMES[scenario]} deliveries/s vs Switchboard "
+                f"{FANOUT_TARGET_NAMES[base]} (-w {FANOUT_WINDOWS[scenario]})",
+                channel.get(scenario),
+                cfg.TARGET_CHANNEL_VS_BCAST,
+            )
+        )
+    for scenario, window in FANOUT_WINDOWS.items():
         checks.append(_loss_target(summary, scenario, window))
     idle = headline(summary, "idle", SUBJECT)
     limit = cfg.TARGET_IDLE_BYTES
