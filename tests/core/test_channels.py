@@ -11,6 +11,7 @@ import websockets
 from websockets.frames import Opcode
 
 from switchboard import App
+from switchboard.broker import HistoryOptions, MemoryBroker, Recovery, StreamPosition
 from switchboard.config import NamespaceOptions
 
 from ..conftest import StartServer, recv_json, ws_url
@@ -291,3 +292,46 @@ async def test_users_that_are_not_hashable_still_connect(start_server: StartServ
     ws = await connect(app)
     assert (await request(ws, type="echo", data=1))["data"] == 1
     await ws.close()
+
+
+class LaggingBroker(MemoryBroker):
+    """The embedded broker with a network's latency: every call waits a little first."""
+
+    async def publish(self, channel: str, data: bytes, history: HistoryOptions) -> StreamPosition:
+        await asyncio.sleep(0.002)
+        return await super().publish(channel, data, history)
+
+    async def subscribe(self, channel: str) -> None:
+        await asyncio.sleep(0.002)
+        await super().subscribe(channel)
+
+    async def recover(self, channel: str, since: StreamPosition) -> Recovery:
+        await asyncio.sleep(0.002)
+        return await super().recover(channel, since)
+
+
+async def test_order_and_exact_resume_hold_when_the_broker_has_to_wait(
+    start_server: StartServer,
+) -> None:
+    app = App()
+    app.broker = LaggingBroker()
+    await start_server(app)
+    ws = await connect(app)
+    for i in range(5):
+        await ws.send(json.dumps({"type": "publish", "channel": "lag", "data": i, "id": i}))
+        await ws.send(json.dumps({"type": "echo", "data": f"e{i}"}))
+    got = [await recv_json(ws) for _ in range(10)]
+    assert [m.get("id", m.get("data")) for m in got] == [x for i in range(5) for x in (i, f"e{i}")]
+    sub = await connect(app)
+    ack = await request(sub, type="subscribe", channel="lag", id="s")
+    await sub.close()
+    publishing = asyncio.gather(*(app.publish("lag", i) for i in range(5, 25)))
+    back = await connect(app)
+    since = {"offset": ack["offset"], "epoch": ack["epoch"]}
+    reply = await request(back, type="subscribe", channel="lag", recover_from=since, id="r")
+    await publishing
+    assert reply["recovered"] is True
+    offsets: list[int] = []
+    while not offsets or offsets[-1] < 25:
+        offsets.append((await recv_json(back))["offset"])
+    assert offsets == list(range(ack["offset"] + 1, 26))  # missed, then live: once each

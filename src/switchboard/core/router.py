@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 import msgspec
@@ -21,12 +21,13 @@ from ..protocol.envelope import (
 )
 from ..protocol.frames import Opcode
 from .connection import Connection
+from .eager import Started, finish, start_eagerly
 from .errors import RequestError
 from .hub import Hub
 
 Handler = Callable[[Connection, Envelope], None]
 RouteHandler = Callable[[Connection, Envelope], Any]
-SerialHandler = Callable[[Connection, Envelope], Awaitable[None]]
+SerialHandler = Callable[[Connection, Envelope], Coroutine[Any, Any, None]]
 #: The route that catches every type no other route handles.
 DEFAULT_ROUTE = "$default"
 
@@ -124,16 +125,20 @@ class Router:
         )
 
     def add_serial(self, message_type: str, handler: SerialHandler) -> None:
-        """A route that awaits (a broker call): it runs as a task, and later requests of the
-        same connection wait behind it, so every reply keeps the order of the requests."""
+        """A route that awaits (a broker call). It runs at once; only if it has to wait does
+        it become a task, with later requests of the same connection waiting behind it, so
+        every reply keeps the order of the requests."""
         self.routes[message_type] = _SerialRoute(self, handler)
 
-    async def run_lane(self, conn: Connection, first: Envelope, handler: SerialHandler) -> None:
-        """Run a serial request, then whatever queued up behind it, in order."""
+    async def run_lane(self, conn: Connection, first: Envelope, started: Started) -> None:
+        """Finish a serial request that had to wait, then whatever queued up behind it."""
         lane = conn.lane
         assert lane is not None
         try:
-            await self._await_request(conn, handler, first)
+            try:
+                await finish(started)
+            except Exception as exc:
+                self.failed(conn, first, exc)
             while lane and not conn.closing:
                 queued, envelope = lane.popleft()
                 if queued is None:
@@ -152,6 +157,18 @@ class Router:
             await handler(conn, envelope)
         except Exception as exc:
             self.failed(conn, envelope, exc)
+
+    def start_serial(self, conn: Connection, msg: Envelope, handler: SerialHandler) -> None:
+        """Run a serial request now; if it has to wait, later requests of the same
+        connection queue behind it until it is done."""
+        try:
+            started = start_eagerly(handler(conn, msg))
+        except Exception as exc:
+            self.failed(conn, msg, exc)
+            return
+        if started is not None:
+            conn.lane = deque()
+            self.spawn(self.run_lane(conn, msg, started))
 
     def _invalid(self, conn: Connection, payload: bytes) -> None:
         try:
@@ -225,5 +242,4 @@ class _SerialRoute:
         self.handler = handler
 
     def __call__(self, conn: Connection, msg: Envelope) -> None:
-        conn.lane = deque()
-        self.router.spawn(self.router.run_lane(conn, msg, self.handler))
+        self.router.start_serial(conn, msg, self.handler)
