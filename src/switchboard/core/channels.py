@@ -63,7 +63,9 @@ class Channels:
         self.max_subscriptions = max_subscriptions
         self.broker = broker
         self.options_for = options_for
-        self.subscribers: dict[str, set[Connection]] = {}
+        #: channel -> its live subscribers on this node, in subscription order (a dict used
+        #: as an ordered set: fan-out writes to sockets in the order clients subscribed).
+        self.subscribers: dict[str, dict[Connection, None]] = {}
         #: channel -> connections mid-subscribe -> publications held for them
         self._joining: dict[str, dict[Connection, list[Publication]]] = {}
         self.users: dict[Any, set[Connection]] = {}
@@ -142,10 +144,10 @@ class Channels:
             if pub.offset > last or pub.epoch != position.epoch:
                 self._deliver(conn, pub)
                 last = pub.offset
-        already = self.subscribers.setdefault(channel, set())
+        already = self.subscribers.setdefault(channel, {})
         if conn in already:
             return
-        already.add(conn)
+        already[conn] = None
         self.subscriptions_of.setdefault(conn, set()).add(channel)
         if options.presence:
             member = _member(conn)
@@ -227,7 +229,7 @@ class Channels:
         if not channels:
             return None
         for channel in channels:
-            self.subscribers.get(channel, set()).discard(conn)
+            self.subscribers.get(channel, {}).pop(conn, None)
         return self._after_leaving(conn, list(channels))
 
     # --- helpers -------------------------------------------------------------------------------
@@ -247,7 +249,7 @@ class Channels:
         live = self.subscribers.get(channel)
         if live is None or conn not in live:
             return
-        live.discard(conn)
+        del live[conn]
         mine = self.subscriptions_of.get(conn)
         if mine is not None:
             mine.discard(channel)
