@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from websockets.frames import Opcode
 
-from ..conftest import StartServer, timeout
+from ..conftest import StartServer, timeout, wait_until
 from ..rawclient import RawClient
 
 
@@ -19,24 +20,36 @@ async def _open(app_port: int) -> RawClient:
     return client
 
 
-async def test_invalid_utf8_text_closes_1007(start_server: StartServer) -> None:
-    app = await start_server()
-    client = await _open(app.port)
-    client.send_frame(Opcode.TEXT, b'{"type":"echo","data":"\xff"}')
-    close = await asyncio.wait_for(client.recv_until_close(), timeout(5))
-    assert close.code == 1007
-    assert await client.at_eof(timeout(5))
+BROKEN_SEQUENCES = {
+    "invalid UTF-8 in a text frame": (
+        [(Opcode.TEXT, b'{"type":"echo","data":"\xff"}', True)],
+        1007,
+    ),
+    # Failed on the bad fragment, before the message is complete.
+    "invalid UTF-8 in a fragment": (
+        [(Opcode.TEXT, b'{"type":', False), (Opcode.CONT, b"\xed\xa0\x80", False)],
+        1007,
+    ),
+    "continuation with nothing to continue": ([(Opcode.CONT, b"orphan", True)], 1002),
+    "new message inside a fragmented one": (
+        [(Opcode.TEXT, b"part", False), (Opcode.TEXT, b"another", True)],
+        1002,
+    ),
+}
 
 
-async def test_invalid_utf8_in_a_fragment_closes_1007_before_the_message_ends(
-    start_server: StartServer,
+@pytest.mark.parametrize("case", sorted(BROKEN_SEQUENCES))
+async def test_broken_frame_sequences_fail_the_connection(
+    start_server: StartServer, case: str
 ) -> None:
+    frames, code = BROKEN_SEQUENCES[case]
     app = await start_server()
     client = await _open(app.port)
-    client.send_frame(Opcode.TEXT, b'{"type":', fin=False)
-    client.send_frame(Opcode.CONT, b"\xed\xa0\x80", fin=False)
+    for opcode, data, fin in frames:
+        client.send_frame(opcode, data, fin=fin)
     close = await asyncio.wait_for(client.recv_until_close(), timeout(5))
-    assert close.code == 1007
+    assert close.code == code
+    assert await client.at_eof(timeout(5))  # failed: the server does not wait for our close
 
 
 async def test_control_frames_may_interleave_with_fragments(start_server: StartServer) -> None:
@@ -51,23 +64,6 @@ async def test_control_frames_may_interleave_with_fragments(start_server: StartS
     assert json.loads(reply.data) == {"type": "echo_reply", "data": "whole"}
 
 
-async def test_continuation_without_start_closes_1002(start_server: StartServer) -> None:
-    app = await start_server()
-    client = await _open(app.port)
-    client.send_frame(Opcode.CONT, b"orphan", fin=True)
-    close = await asyncio.wait_for(client.recv_until_close(), timeout(5))
-    assert close.code == 1002
-
-
-async def test_new_message_during_fragmented_one_closes_1002(start_server: StartServer) -> None:
-    app = await start_server()
-    client = await _open(app.port)
-    client.send_frame(Opcode.TEXT, b"part", fin=False)
-    client.send_frame(Opcode.TEXT, b"another", fin=True)
-    close = await asyncio.wait_for(client.recv_until_close(), timeout(5))
-    assert close.code == 1002
-
-
 async def test_client_close_is_echoed_and_the_socket_closed(start_server: StartServer) -> None:
     app = await start_server()
     client = await _open(app.port)
@@ -75,8 +71,7 @@ async def test_client_close_is_echoed_and_the_socket_closed(start_server: StartS
     close = await asyncio.wait_for(client.recv_until_close(), timeout(5))
     assert close.code == 4321
     assert await client.at_eof(timeout(5))
-    await asyncio.sleep(0.05)
-    assert len(app.node.registry) == 0 if app.node else False
+    await wait_until(lambda: app.node is not None and len(app.node.registry) == 0)
 
 
 async def test_one_bad_client_does_not_disturb_another(start_server: StartServer) -> None:
