@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -69,7 +69,6 @@ class Node:
         )
         self.connect_hook: ConnectHook | None = None
         self.disconnect_hook: DisconnectHook | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._welcome_interval = ping_interval
         self._emptied: asyncio.Event | None = None
         self.connections_total = 0
@@ -92,7 +91,7 @@ class Node:
             return conn
         if inspect.isawaitable(outcome):
             conn.backlog = []  # messages wait until the hook decides
-            self._spawn(self._finish_connect(conn, outcome))
+            self.router.spawn(self._finish_connect(conn, outcome))
         else:
             self._greet(conn)
         return conn
@@ -138,11 +137,6 @@ class Node:
             log.exception("on_connect_failed", connection_id=conn.id)
             self.close(conn, CloseCode.INTERNAL_ERROR, "internal error")
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = self.loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def echo_raw(self, conn: Connection, opcode: int, payload: bytes) -> None:
         """Conformance mode: send the message back unchanged."""
         self.outbox.send(conn, encode_frame(opcode, payload))
@@ -172,7 +166,7 @@ class Node:
         if conn.accepted:
             leaving = self.channels.gone(conn)
             if leaving is not None:
-                self._spawn(self._await_logged(leaving, "channel_cleanup_failed", conn))
+                self.router.spawn(self._await_logged(leaving, "channel_cleanup_failed", conn))
             if self.disconnect_hook is not None:
                 self._call_disconnect_hook(conn, code)
         log.info(
@@ -200,7 +194,7 @@ class Node:
             log.exception("on_disconnect_failed", connection_id=conn.id)
             return
         if inspect.isawaitable(outcome):
-            self._spawn(self._await_logged(outcome, "on_disconnect_failed", conn))
+            self.router.spawn(self._await_logged(outcome, "on_disconnect_failed", conn))
 
     @staticmethod
     async def _await_logged(outcome: Awaitable[Any], event: str, conn: Connection) -> None:
