@@ -75,15 +75,7 @@ class Channels:
 
     def on_publication(self, publication: Publication) -> None:
         """Fan a publication out to this node's subscribers: framed once."""
-        frame = text_frame(
-            encode(
-                ChannelMessage(
-                    channel=publication.channel,
-                    offset=publication.offset,
-                    data=msgspec.Raw(publication.data),
-                )
-            )
-        )
+        frame = _message_frame(publication)
         live = self.subscribers.get(publication.channel)
         if live:
             self.hub.outbox.send_many(list(live), frame)
@@ -139,10 +131,10 @@ class Channels:
         self.hub.send_json(conn, encode(ack))
         last = position.offset
         for pub in missed:
-            self._deliver(conn, pub)
+            self.hub.outbox.send(conn, _message_frame(pub))
         for pub in held:
             if pub.offset > last or pub.epoch != position.epoch:
-                self._deliver(conn, pub)
+                self.hub.outbox.send(conn, _message_frame(pub))
                 last = pub.offset
         already = self.subscribers.setdefault(channel, {})
         if conn in already:
@@ -156,8 +148,8 @@ class Channels:
                 self._tell_others(channel, conn, encode(Join(channel=channel, member=member)))
 
     async def unsubscribe(self, conn: Connection, msg: Envelope) -> None:
-        channel, options = self.options(msg.channel)
-        await self._leave(conn, channel, options)
+        channel, _ = self.options(msg.channel)
+        await self._leave(conn, channel)
         if msg.id is not None:
             self.hub.send_json(conn, encode(Ack(msg.id, channel)))
 
@@ -234,10 +226,6 @@ class Channels:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _deliver(self, conn: Connection, pub: Publication) -> None:
-        message = ChannelMessage(channel=pub.channel, offset=pub.offset, data=msgspec.Raw(pub.data))
-        self.hub.send_json(conn, encode(message))
-
     def _forget_joining(self, channel: str, conn: Connection) -> list[Publication]:
         joining = self._joining.get(channel, {})
         held = joining.pop(conn, [])
@@ -245,7 +233,7 @@ class Channels:
             self._joining.pop(channel, None)
         return held
 
-    async def _leave(self, conn: Connection, channel: str, options: ChannelOptions) -> None:
+    async def _leave(self, conn: Connection, channel: str) -> None:
         live = self.subscribers.get(channel)
         if live is None or conn not in live:
             return
@@ -287,6 +275,16 @@ def _key(user: Any) -> Any:
 
 
 _UNHASHABLE = object()
+
+
+def _message_frame(publication: Publication) -> bytes:
+    """The ``message`` frame of a publication, as every subscriber receives it."""
+    message = ChannelMessage(
+        channel=publication.channel,
+        offset=publication.offset,
+        data=msgspec.Raw(publication.data),
+    )
+    return text_frame(encode(message))
 
 
 def _member(conn: Connection) -> Member:
