@@ -23,6 +23,14 @@ UNIT = float(os.environ.get("SWITCHBOARD_TEST_TIMEOUT_UNIT", "1.0"))
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Settings that make a client that stops reading a slow consumer after a few hundred KB.
+SMALL_QUEUES: dict[str, Any] = {
+    "send_queue_limit": 256 * 1024,
+    "write_high_water": 64 * 1024,
+    "max_message_size": 64 * 1024,
+}
+
+
 def timeout(seconds: float) -> float:
     return seconds * UNIT
 

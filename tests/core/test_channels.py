@@ -14,7 +14,7 @@ from switchboard import App
 from switchboard.broker import HistoryOptions, MemoryBroker, Recovery, StreamPosition
 from switchboard.config import NamespaceOptions
 
-from ..conftest import StartServer, recv_json, ws_url
+from ..conftest import SMALL_QUEUES, StartServer, recv_json, ws_url
 from ..rawclient import RawClient
 
 Client = websockets.ClientConnection
@@ -229,9 +229,7 @@ async def test_send_to_a_user_and_to_a_connection(start_server: StartServer) -> 
 async def test_a_stalled_subscriber_does_not_hold_back_the_others(
     start_server: StartServer,
 ) -> None:
-    app = await start_server(
-        send_queue_limit=256 * 1024, write_high_water=64 * 1024, max_message_size=64 * 1024
-    )
+    app = await start_server(**SMALL_QUEUES)
     stalled = await RawClient.connect(app.port)
     stalled.send_frame(Opcode.TEXT, b'{"type":"subscribe","channel":"big"}')
     reader = await connect(app)

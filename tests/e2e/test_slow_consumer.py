@@ -7,7 +7,7 @@ import json
 
 import websockets
 
-from ..conftest import StartServer, recv_json, timeout, wait_until, ws_url
+from ..conftest import SMALL_QUEUES, StartServer, recv_json, timeout, wait_until, ws_url
 from ..rawclient import RawClient
 
 PAYLOAD = "x" * 16_000
@@ -16,11 +16,7 @@ PAYLOAD = "x" * 16_000
 async def test_client_that_never_reads_is_closed_4008_and_others_get_everything(
     start_server: StartServer,
 ) -> None:
-    app = await start_server(
-        send_queue_limit=256 * 1024,
-        write_high_water=64 * 1024,
-        max_message_size=64 * 1024,
-    )
+    app = await start_server(**SMALL_QUEUES)
     assert app.node is not None
     stalled = await RawClient.connect(app.port)  # reads nothing from here on
     async with websockets.connect(ws_url(app), max_queue=None) as reader:
@@ -44,12 +40,7 @@ async def test_client_that_never_reads_is_closed_4008_and_others_get_everything(
 async def test_slow_consumer_that_never_reads_is_dropped_after_close_timeout(
     start_server: StartServer,
 ) -> None:
-    app = await start_server(
-        send_queue_limit=256 * 1024,
-        write_high_water=64 * 1024,
-        max_message_size=64 * 1024,
-        close_timeout=0.3,
-    )
+    app = await start_server(**SMALL_QUEUES, close_timeout=0.3)
     assert app.node is not None
     stalled = await RawClient.connect(app.port)
     async with websockets.connect(ws_url(app), max_queue=None) as reader:
