@@ -58,10 +58,18 @@ class RawClient:
         client.response_headers = head
         return client
 
-    def send_frame(self, opcode: Opcode, data: bytes, fin: bool = True) -> None:
-        self.writer.write(Frame(opcode, data, fin=fin).serialize(mask=True, extensions=[]))
+    def send_frame(self, opcode: Opcode, data: bytes, fin: bool = True, rsv1: bool = False) -> None:
+        """One masked frame; ``rsv1`` marks ``data`` as already deflated."""
+        wire = bytearray(Frame(opcode, data, fin=fin).serialize(mask=True, extensions=[]))
+        if rsv1:  # websockets refuses to build it; set the bit on the finished frame
+            wire[0] |= 0x40
+        self.writer.write(wire)
 
     async def recv_frame(self) -> Frame:
+        return parse_server_frame(await self.recv_raw_frame())
+
+    async def recv_raw_frame(self) -> bytes:
+        """The next frame's bytes exactly as the server sent them (RSV bits and all)."""
         header = await self.reader.readexactly(2)
         length = header[1] & 0x7F
         extra = b""
@@ -71,7 +79,7 @@ class RawClient:
             extra = await self.reader.readexactly(8)
         size = int.from_bytes(extra, "big") if extra else length
         body = await self.reader.readexactly(size)
-        return parse_server_frame(header + extra + body)
+        return header + extra + body
 
     async def recv_until_close(self, ignore_pings: bool = True) -> Close:
         """Read frames, never answering pings, until the server's close frame."""

@@ -19,9 +19,10 @@ from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.node import Node
 from .core.router import RouteHandler
+from .protocol.codecs import CODECS, DataFormat
 from .protocol.codes import CloseCode
+from .protocol.deflate import Deflate, DeflateSettings
 from .protocol.envelope import Direct, Member, encode
-from .protocol.frames import text_frame
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen
@@ -135,8 +136,8 @@ class App:
         return True
 
     def _direct(self, conns: list[Connection], data: Any) -> None:
-        frame = text_frame(encode(Direct(sender=Member("server"), data=msgspec.Raw(encode(data)))))
-        self._running().outbox.send_many(conns, frame)
+        direct = Direct(sender=Member("server"), data=msgspec.Raw(encode(data)))
+        self._running().hub.fan_out(conns, direct, DataFormat.JSON)
 
     def _running(self) -> Node:
         if self.node is None:
@@ -198,6 +199,9 @@ class App:
             max_connections=s.max_connections,
             max_header_size=s.max_header_size,
             limits=ListenerLimits(s.max_message_size, s.write_high_water, s.close_timeout),
+            codecs=CODECS,
+            deflate=_deflate(s),
+            unsupported_subprotocol=s.unsupported_subprotocol,
         )
         self._server = await listen(
             handler,
@@ -251,3 +255,16 @@ class App:
     def run(self) -> None:
         """Blocking entry point on uvloop: serve until a signal, drain, return."""
         uvloop.run(self.serve_until_signal())
+
+
+def _deflate(s: Settings) -> Deflate | None:
+    if s.compression == "off":
+        return None
+    settings = DeflateSettings(
+        context_takeover=s.compression_context_takeover,
+        window_bits=s.compression_window_bits,
+        memory_level=s.compression_memory_level,
+        level=s.compression_level,
+        threshold=s.compression_threshold,
+    )
+    return Deflate(settings, s.max_message_size)

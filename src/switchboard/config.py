@@ -68,6 +68,18 @@ CLI_GROUPS: dict[str, str] = {
         "Heartbeat and shutdown",
     ),
     **dict.fromkeys(("log_level", "log_format", "raw_echo"), "Logging and modes"),
+    **dict.fromkeys(
+        (
+            "unsupported_subprotocol",
+            "compression",
+            "compression_context_takeover",
+            "compression_window_bits",
+            "compression_memory_level",
+            "compression_level",
+            "compression_threshold",
+        ),
+        "Subprotocols and compression",
+    ),
 }
 
 
@@ -138,6 +150,29 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
     raw_echo: bool = Field(
         False, description="Conformance mode: echo every message unchanged, no envelope."
+    )
+    unsupported_subprotocol: Literal["reject", "close"] = Field(
+        "reject",
+        description="A client offering only unknown subprotocols: reject (HTTP 400) or close "
+        "(accept, then close 1002).",
+    )
+    compression: Literal["on", "off"] = Field(
+        "on", description="permessage-deflate, negotiated whenever the client offers it."
+    )
+    compression_context_takeover: bool = Field(
+        False,
+        description="Let both sides keep compression context between messages (zlib state "
+        "per connection; no compress-once).",
+    )
+    compression_window_bits: int = Field(
+        15, ge=9, le=15, description="The server's deflate window, 2^N bytes (9-15)."
+    )
+    compression_memory_level: int = Field(
+        8, ge=1, le=9, description="zlib memory level of the compressor (1-9)."
+    )
+    compression_level: int = Field(6, ge=1, le=9, description="zlib compression level (1-9).")
+    compression_threshold: int = Field(
+        256, ge=0, description="Messages shorter than this many bytes are sent uncompressed."
     )
     channel_defaults: NamespaceOptions = Field(
         default_factory=NamespaceOptions,

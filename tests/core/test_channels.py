@@ -13,6 +13,7 @@ from websockets.frames import Opcode
 from switchboard import App
 from switchboard.broker import HistoryOptions, MemoryBroker, Recovery, StreamPosition
 from switchboard.config import NamespaceOptions
+from switchboard.protocol.codecs import DataFormat
 
 from ..conftest import SMALL_QUEUES, StartServer, recv_json, ws_url
 from ..rawclient import RawClient
@@ -295,9 +296,15 @@ async def test_users_that_are_not_hashable_still_connect(start_server: StartServ
 class LaggingBroker(MemoryBroker):
     """The embedded broker with a network's latency: every call waits a little first."""
 
-    async def publish(self, channel: str, data: bytes, history: HistoryOptions) -> StreamPosition:
+    async def publish(
+        self,
+        channel: str,
+        data: bytes,
+        history: HistoryOptions,
+        data_format: DataFormat = DataFormat.JSON,
+    ) -> StreamPosition:
         await asyncio.sleep(0.002)
-        return await super().publish(channel, data, history)
+        return await super().publish(channel, data, history, data_format)
 
     async def subscribe(self, channel: str) -> None:
         await asyncio.sleep(0.002)

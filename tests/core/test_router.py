@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import websockets
 
 from switchboard.core.connection import Connection
@@ -18,8 +16,7 @@ async def test_custom_route_and_removed_builtin(start_server: StartServer) -> No
     hub, router = app.node.hub, app.node.router
 
     def shout(conn: Connection, msg: Envelope) -> None:
-        text = json.loads(bytes(msg.data)).upper()
-        hub.send_json(conn, json.dumps({"type": "shouted", "data": text}).encode())
+        hub.send(conn, {"type": "shouted", "data": msg.value().upper()})
 
     router.add("shout", shout)
     router.remove("broadcast")

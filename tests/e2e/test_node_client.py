@@ -421,21 +421,32 @@ async def test_subprotocol_v1_json_is_selected_when_offered(
 
 
 @pytest.mark.parametrize(
-    "args",
-    [{}, {"perMessageDeflate": False}],
-    ids=["ws-default-offers-deflate", "deflate-disabled"],
+    ("args", "compression", "negotiated"),
+    [({}, "on", True), ({"perMessageDeflate": False}, "on", False), ({}, "off", False)],
+    ids=["ws-default-offers-deflate", "client-deflate-disabled", "server-compression-off"],
 )
-async def test_permessage_deflate_is_not_negotiated_and_large_messages_work(
-    start_server: StartServer, node: Spawn, args: dict[str, Any]
+async def test_permessage_deflate_with_node_ws(
+    start_server: StartServer, node: Spawn, args: dict[str, Any], compression: str, negotiated: bool
 ) -> None:
-    """ws offers permessage-deflate by default; the server answers without the extension,
-    which ws accepts: the connection runs uncompressed either way."""
-    app = await start_server()
-    big = "compressible " * 5000  # 65 kB, far past ws's 1 kB compression threshold
+    """ws offers permessage-deflate by default: the server accepts it (no context takeover)
+    and a large compressible reply crosses the wire compressed; without it, uncompressed."""
+    app = await start_server(compression=compression)
+    big = "compressible " * 5000  # 65 kB, far past the 256-byte compression threshold
     events = await run_script(
         node, ws_url(app), [expect(), send_json({"type": "echo", "data": big}), expect()], **args
     )
-    assert only(events, "open")["extensions"] == ""
-    assert "sec-websocket-extensions" not in only(events, "upgrade")["headers"]
+    extensions = only(events, "open")["extensions"]
+    header = only(events, "upgrade")["headers"].get("sec-websocket-extensions")
     assert messages(events)[1] == {"type": "echo_reply", "data": big}
-    assert only(events, "close")["code"] == 1000
+    close = only(events, "close")
+    assert close["code"] == 1000
+    if negotiated:
+        assert header == (
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+        )
+        assert "permessage-deflate" in extensions
+        assert close["bytes_read"] < 5_000  # 65 kB of text compress to well under 1 kB
+    else:
+        assert header is None
+        assert extensions == ""
+        assert close["bytes_read"] > len(big)

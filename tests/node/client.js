@@ -18,6 +18,9 @@
 //   {"event":"timeout"}                                    the hard timeout fired (exit code 3)
 //   {"event":"exit","code":0}                              always the last line
 //
+// Events: one JSON object per stdout line; the close event carries bytes_read (bytes received
+// on the socket, headers and frames: shows whether compression was used).
+//
 // JSON-ARGS (all optional): {"protocols": [...], "perMessageDeflate": bool, "autoPong": bool,
 // "timeout": ms (hard limit for the whole run, default 8000), "steps": [...]}.
 //
@@ -133,9 +136,22 @@ ws.on('unexpected-response', (req, res) => {
 
 ws.on('error', (err) => emit({ event: 'error', message: err.message }));
 
+let bytesRead = 0; // bytes that came over the socket (compressed or not), for the close event
+ws.on('upgrade', (res) => {
+  res.socket.on('close', () => {
+    bytesRead = res.socket.bytesRead;
+  });
+});
+
 ws.on('close', (code, reason) => {
   closed = true;
-  emit({ event: 'close', code, reason: reason.toString('utf8') });
+  const socket = ws._socket; // internal, but stable across ws 8; gone once the socket closed
+  emit({
+    event: 'close',
+    code,
+    reason: reason.toString('utf8'),
+    bytes_read: socket ? socket.bytesRead : bytesRead,
+  });
   wake();
   if (scenario === 'script' && !running) finish(0);
 });

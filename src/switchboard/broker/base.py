@@ -18,6 +18,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..protocol.codecs import DataFormat
+
 
 class BrokerUnavailable(Exception):
     """The broker cannot be reached; what was asked did not happen."""
@@ -33,12 +35,14 @@ class StreamPosition:
 
 @dataclass(frozen=True, slots=True)
 class Publication:
-    """One message published to a channel; ``data`` is the encoded JSON value."""
+    """One message published to a channel; ``data`` is the encoded value, in ``data_format``
+    (the publisher's: raw JSON or raw MessagePack)."""
 
     channel: str
     offset: int
     epoch: str
     data: bytes
+    data_format: DataFormat = DataFormat.JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,13 @@ class Broker(ABC):
         """Stop delivering and release resources the broker owns."""
 
     @abstractmethod
-    async def publish(self, channel: str, data: bytes, history: HistoryOptions) -> StreamPosition:
+    async def publish(
+        self,
+        channel: str,
+        data: bytes,
+        history: HistoryOptions,
+        data_format: DataFormat = DataFormat.JSON,
+    ) -> StreamPosition:
         """Publish ``data``; returns the position it got (its offset and epoch)."""
 
     @abstractmethod

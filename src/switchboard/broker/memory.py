@@ -7,6 +7,7 @@ import time
 from collections import deque
 from typing import Any
 
+from ..protocol.codecs import DataFormat
 from .base import (
     Broker,
     BrokerHandler,
@@ -54,12 +55,18 @@ class MemoryBroker(Broker):
         self._handler = None
         self._subscribed.clear()
 
-    async def publish(self, channel: str, data: bytes, history: HistoryOptions) -> StreamPosition:
+    async def publish(
+        self,
+        channel: str,
+        data: bytes,
+        history: HistoryOptions,
+        data_format: DataFormat = DataFormat.JSON,
+    ) -> StreamPosition:
         stream = self._stream(channel, create=True)
         assert stream is not None
         now = self._clock()
         stream.top += 1
-        publication = Publication(channel, stream.top, stream.epoch, data)
+        publication = Publication(channel, stream.top, stream.epoch, data, data_format)
         if history.enabled:
             stream.items.append((publication, now + history.ttl))
             while len(stream.items) > history.size:

@@ -20,6 +20,7 @@ import structlog
 
 from ..broker.base import Broker, HistoryOptions, Publication, StreamPosition
 from ..protocol.channels import is_valid_channel, namespace_of
+from ..protocol.codecs import DataFormat
 from ..protocol.codes import ErrorCode
 from ..protocol.envelope import (
     Ack,
@@ -30,12 +31,10 @@ from ..protocol.envelope import (
     Leave,
     Member,
     PresenceReply,
-    encode,
 )
-from ..protocol.frames import text_frame
 from .connection import Connection
 from .errors import RequestError
-from .hub import Hub
+from .hub import Hub, frame_for
 
 log = structlog.get_logger("switchboard.channels")
 
@@ -74,11 +73,10 @@ class Channels:
     # --- broker side ---------------------------------------------------------------------------
 
     def on_publication(self, publication: Publication) -> None:
-        """Fan a publication out to this node's subscribers: framed once."""
-        frame = _message_frame(publication)
+        """Fan a publication out to this node's subscribers: framed once per wire."""
         live = self.subscribers.get(publication.channel)
         if live:
-            self.hub.outbox.send_many(list(live), frame)
+            self.hub.fan_out(list(live), _message(publication), publication.data_format)
         joining = self._joining.get(publication.channel)
         if joining:
             for held in joining.values():
@@ -100,7 +98,7 @@ class Channels:
             # Already live: nothing was missed on this node; confirm where the channel is.
             position = await self.broker.position(channel)
             ack = Ack(msg.id, channel, position.offset, position.epoch, None)
-            self.hub.send_json(conn, encode(ack))
+            self.hub.send(conn, ack)
             return
         if len(self.subscriptions_of.get(conn, ())) >= self.max_subscriptions:
             raise RequestError(
@@ -128,13 +126,13 @@ class Channels:
             await self._release(channel)
             return
         ack = Ack(msg.id, channel, position.offset, position.epoch, recovered)
-        self.hub.send_json(conn, encode(ack))
+        self.hub.send(conn, ack)
         last = position.offset
         for pub in missed:
-            self.hub.outbox.send(conn, _message_frame(pub))
+            self._replay(conn, pub)
         for pub in held:
             if pub.offset > last or pub.epoch != position.epoch:
-                self.hub.outbox.send(conn, _message_frame(pub))
+                self._replay(conn, pub)
                 last = pub.offset
         already = self.subscribers.setdefault(channel, {})
         if conn in already:
@@ -145,26 +143,27 @@ class Channels:
             member = _member(conn)
             await self.broker.add_presence(channel, conn.id, {"user": conn.user})
             if options.join_leave:
-                self._tell_others(channel, conn, encode(Join(channel=channel, member=member)))
+                self._tell_others(channel, conn, Join(channel=channel, member=member))
 
     async def unsubscribe(self, conn: Connection, msg: Envelope) -> None:
         channel, _ = self.options(msg.channel)
         await self._leave(conn, channel)
         if msg.id is not None:
-            self.hub.send_json(conn, encode(Ack(msg.id, channel)))
+            self.hub.send(conn, Ack(msg.id, channel))
 
     async def publish(self, conn: Connection, msg: Envelope) -> None:
         channel, options = self.options(msg.channel)
         if not options.publish:
             raise RequestError(ErrorCode.FORBIDDEN, f"clients may not publish to {channel!r}")
-        position = await self.broker.publish(channel, bytes(msg.data), options.history)
+        data_format = conn.wire.codec.data_format
+        position = await self.broker.publish(channel, bytes(msg.data), options.history, data_format)
         if msg.id is not None:
-            self.hub.send_json(conn, encode(Ack(msg.id, channel, position.offset, position.epoch)))
+            self.hub.send(conn, Ack(msg.id, channel, position.offset, position.epoch))
 
     async def publish_from_server(self, channel: str, data: bytes) -> StreamPosition:
-        """``app.publish``: the server may publish to any valid channel."""
+        """``app.publish``: the server may publish (JSON ``data``) to any valid channel."""
         channel, options = self.options(channel)
-        return await self.broker.publish(channel, data, options.history)
+        return await self.broker.publish(channel, data, options.history, DataFormat.JSON)
 
     async def presence(self, conn: Connection, msg: Envelope) -> None:
         channel, options = self.options(msg.channel)
@@ -176,7 +175,7 @@ class Channels:
             members=[Member(cid, info.get("user")) for cid, info in sorted(members.items())],
             id=msg.id,
         )
-        self.hub.send_json(conn, encode(reply))
+        self.hub.send(conn, reply)
 
     def send(self, conn: Connection, msg: Envelope) -> None:
         """Direct message to every connection of a user, or to one connection."""
@@ -186,7 +185,6 @@ class Channels:
                 ErrorCode.INVALID_MESSAGE_FORMAT,
                 '\'to\' must be {"user": ...} or {"connection": ...}',
             )
-        frame = text_frame(encode(Direct(sender=_member(conn), data=msg.data)))
         if target.connection is not None:
             found = self.hub.registry.get(target.connection)
             recipients = [found] if found is not None and found.accepted else []
@@ -196,7 +194,8 @@ class Channels:
             what = f"user {target.user!r}"
         if not recipients:
             raise RequestError(ErrorCode.NOT_FOUND, f"no open {what}")
-        self.hub.outbox.send_many(recipients, frame)
+        direct = Direct(sender=_member(conn), data=msg.data)
+        self.hub.fan_out(recipients, direct, conn.wire.codec.data_format)
         self.hub.ack(conn, msg.id)
 
     # --- connection life -----------------------------------------------------------------------
@@ -249,8 +248,7 @@ class Channels:
             if options.presence:
                 await self.broker.remove_presence(channel, conn.id)
                 if options.join_leave:
-                    leave = encode(Leave(channel=channel, member=_member(conn)))
-                    self._tell_others(channel, conn, leave)
+                    self._tell_others(channel, conn, Leave(channel=channel, member=_member(conn)))
             await self._release(channel)
 
     async def _release(self, channel: str) -> None:
@@ -259,10 +257,15 @@ class Channels:
             self.subscribers.pop(channel, None)
             await self.broker.unsubscribe(channel)
 
-    def _tell_others(self, channel: str, conn: Connection, payload: bytes) -> None:
+    def _tell_others(self, channel: str, conn: Connection, event: Join | Leave) -> None:
         others = [c for c in self.subscribers.get(channel, ()) if c is not conn]
         if others:
-            self.hub.outbox.send_many(others, text_frame(payload))
+            self.hub.fan_out(others, event)
+
+    def _replay(self, conn: Connection, publication: Publication) -> None:
+        """One publication for one (recovering) subscriber."""
+        frame = frame_for(conn.wire, _message(publication), publication.data_format)
+        self.hub.outbox.send(conn, frame)
 
 
 def _key(user: Any) -> Any:
@@ -277,14 +280,13 @@ def _key(user: Any) -> Any:
 _UNHASHABLE = object()
 
 
-def _message_frame(publication: Publication) -> bytes:
-    """The ``message`` frame of a publication, as every subscriber receives it."""
-    message = ChannelMessage(
+def _message(publication: Publication) -> ChannelMessage:
+    """The ``message`` a publication is delivered as (its data in the publisher's format)."""
+    return ChannelMessage(
         channel=publication.channel,
         offset=publication.offset,
         data=msgspec.Raw(publication.data),
     )
-    return text_frame(encode(message))
 
 
 def _member(conn: Connection) -> Member:

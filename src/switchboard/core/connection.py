@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any, Protocol
 
 from ..protocol.assembler import MessageAssembler
+from ..protocol.wire import PLAIN_JSON, Wire
 
 _NO_ROLES: frozenset[str] = frozenset()
 
@@ -47,10 +48,20 @@ class Connection:
         "roles",
         "transport",
         "user",
+        "wire",
     )
 
-    def __init__(self, conn_id: str, transport: Transport, remote: str, opened_at: float) -> None:
+    def __init__(
+        self,
+        conn_id: str,
+        transport: Transport,
+        remote: str,
+        opened_at: float,
+        wire: Wire = PLAIN_JSON,
+    ) -> None:
         self.id = conn_id
+        #: Codec and compression: how everything sent to this connection is encoded.
+        self.wire = wire
         self.transport = transport
         self.remote = remote
         self.opened_at = opened_at

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..protocol.envelope import Broadcast, EchoReply, Envelope, Pong, encode
-from ..protocol.frames import text_frame
+from ..protocol.envelope import Broadcast, EchoReply, Envelope, Pong
 from .channels import Channels
 from .connection import Connection
 from .hub import Hub
@@ -17,14 +16,14 @@ def install_builtin_routes(router: Router, hub: Hub, channels: Channels) -> None
 
     def echo(conn: Connection, msg: Envelope) -> None:
         # The hottest route: one encode, one frame, one append (no helper layers).
-        send(conn, text_frame(encode(EchoReply(data=msg.data, id=msg.id))))
+        send(conn, conn.wire.frame(EchoReply(data=msg.data, id=msg.id)))
 
     def broadcast(conn: Connection, msg: Envelope) -> None:
-        hub.broadcast_json(encode(Broadcast(data=msg.data)))
+        hub.broadcast(Broadcast(data=msg.data), conn.wire.codec.data_format)
         hub.ack(conn, msg.id)
 
     def ping(conn: Connection, msg: Envelope) -> None:
-        hub.send_json(conn, encode(Pong(id=msg.id)))
+        hub.send(conn, Pong(id=msg.id))
 
     router.add("echo", echo)
     router.add("broadcast", broadcast)

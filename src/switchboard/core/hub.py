@@ -1,17 +1,23 @@
-"""Sending to connections: one client, or every client with one encode."""
+"""Sending to connections: one client, or many with one encode per wire in use."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from ..protocol.codecs import DataFormat, convert_data
 from ..protocol.codes import ErrorCode
-from ..protocol.envelope import Ack, RequestId, encode, encode_error
-from ..protocol.frames import text_frame
+from ..protocol.envelope import Ack, Error, RequestId
+from ..protocol.wire import Wire
 from .connection import Connection
 from .outbox import Outbox
 from .registry import Registry
 
 
 class Hub:
-    """Frames server messages once and queues them through the outbox."""
+    """Frames server messages in each connection's codec and queues them through the outbox."""
 
     __slots__ = ("outbox", "registry")
 
@@ -19,25 +25,55 @@ class Hub:
         self.registry = registry
         self.outbox = outbox
 
-    def send_json(self, conn: Connection, payload: bytes) -> None:
-        """Queue one JSON text message for ``conn``."""
-        self.outbox.send(conn, text_frame(payload))
+    def send(self, conn: Connection, message: Any) -> None:
+        """Queue one server message (a struct or a dict, no foreign ``data``) for ``conn``."""
+        self.outbox.send(conn, conn.wire.frame(message))
 
     def send_error(
         self, conn: Connection, code: ErrorCode, message: str, request_id: RequestId = None
     ) -> None:
         """Queue an ``error`` frame; the connection stays open."""
-        self.outbox.send(conn, text_frame(encode_error(code, message, request_id)))
+        self.outbox.send(
+            conn, conn.wire.frame(Error(code=code.value, message=message, id=request_id))
+        )
 
     def ack(self, conn: Connection, request_id: RequestId) -> None:
         """Confirm a request that carried an ``id`` and has no other reply."""
         if request_id is not None:
-            self.outbox.send(conn, text_frame(encode(Ack(id=request_id))))
+            self.outbox.send(conn, conn.wire.frame(Ack(id=request_id)))
 
-    def broadcast_json(self, payload: bytes) -> int:
-        """Queue one JSON text message for every open connection; returns how many."""
-        frame = text_frame(payload)
+    def fan_out(
+        self, conns: Sequence[Connection], message: Any, data_format: DataFormat | None = None
+    ) -> None:
+        """Queue ``message`` for every one of ``conns``: encoded, translated and compressed
+        once per wire among them, not once per connection. ``data_format`` is the format of
+        the message's raw ``data`` (None: it carries none)."""
+        only = self.registry.only_wire
+        if only is not None and (data_format is None or only.codec.data_format is data_format):
+            # Every connection on this node shares one wire: the common case, one frame.
+            self.outbox.send_many(conns, only.frame(message))
+            return
+        frames: dict[Wire, bytes] = {}
+        send = self.outbox.send
+        for conn in conns:
+            wire = conn.wire
+            frame = frames.get(wire)
+            if frame is None:
+                frame = frames[wire] = frame_for(wire, message, data_format)
+            send(conn, frame)
+
+    def broadcast(self, message: Any, data_format: DataFormat | None = None) -> int:
+        """Queue ``message`` for every open connection; returns how many."""
         # A snapshot: a slow consumer closed during the loop must not break the iteration.
         conns = self.registry.snapshot()
-        self.outbox.send_many(conns, frame)
+        self.fan_out(conns, message, data_format)
         return len(conns)
+
+
+def frame_for(wire: Wire, message: Any, data_format: DataFormat | None) -> bytes:
+    """``message`` framed for ``wire``, its raw ``data`` translated first if need be."""
+    target = wire.codec.data_format
+    if data_format is not None and target is not data_format:
+        data = convert_data(message.data, data_format, target)
+        message = msgspec.structs.replace(message, data=data)
+    return wire.frame(message)

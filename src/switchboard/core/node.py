@@ -18,8 +18,9 @@ import structlog
 
 from ..broker.base import Broker
 from ..protocol.codes import CloseCode
-from ..protocol.envelope import Welcome, encode
+from ..protocol.envelope import Welcome
 from ..protocol.frames import encode_frame
+from ..protocol.wire import PLAIN_JSON, Wire
 from .channels import ChannelOptions, Channels
 from .connection import Connection, Transport
 from .handlers import install_builtin_routes
@@ -75,12 +76,19 @@ class Node:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def open(self, transport: Transport, remote: str) -> Connection:
+    def open(self, transport: Transport, remote: str, wire: Wire = PLAIN_JSON) -> Connection:
         """Register a connection whose handshake just completed; greet it once accepted."""
-        conn = Connection("c-" + secrets.token_urlsafe(12), transport, remote, time.monotonic())
+        conn_id = "c-" + secrets.token_urlsafe(12)
+        conn = Connection(conn_id, transport, remote, time.monotonic(), wire)
         self.registry.add(conn)
         self.connections_total += 1
-        log.info("connection_opened", connection_id=conn.id, remote=remote)
+        log.info(
+            "connection_opened",
+            connection_id=conn.id,
+            remote=remote,
+            subprotocol=wire.codec.name,
+            compression=wire.compressor is not None,
+        )
         if self.connect_hook is None:
             self._greet(conn)
             return conn
@@ -126,7 +134,7 @@ class Node:
             welcome = Welcome(
                 connection_id=conn.id, node=self.node_id, heartbeat=self._welcome_interval
             )
-            self.hub.send_json(conn, encode(welcome))
+            self.hub.send(conn, welcome)
 
     def _refuse(self, conn: Connection, exc: Exception) -> None:
         conn.backlog = None
@@ -138,8 +146,12 @@ class Node:
             self.close(conn, CloseCode.INTERNAL_ERROR, "internal error")
 
     def echo_raw(self, conn: Connection, opcode: int, payload: bytes) -> None:
-        """Conformance mode: send the message back unchanged."""
-        self.outbox.send(conn, encode_frame(opcode, payload))
+        """Conformance mode: send the message back unchanged (compressed if negotiated)."""
+        compressor = conn.wire.compressor
+        if compressor is not None and len(payload) >= compressor.threshold:
+            self.outbox.send(conn, compressor.frame(opcode, payload))
+        else:
+            self.outbox.send(conn, encode_frame(opcode, payload))
 
     def close(self, conn: Connection, code: int, reason: str = "", *, fail: bool = False) -> None:
         """Start the close handshake after writing everything already queued.

@@ -12,13 +12,7 @@ import msgspec
 import structlog
 
 from ..protocol.codes import ErrorCode
-from ..protocol.envelope import (
-    Envelope,
-    EnvelopeError,
-    decode_envelope,
-    encode,
-    envelope_decoder,
-)
+from ..protocol.envelope import Envelope, EnvelopeError
 from ..protocol.frames import Opcode
 from .connection import Connection
 from .eager import Started, finish, start_eagerly
@@ -32,8 +26,6 @@ SerialHandler = Callable[[Connection, Envelope], Coroutine[Any, Any, None]]
 DEFAULT_ROUTE = "$default"
 
 log = structlog.get_logger("switchboard.router")
-_TEXT = Opcode.TEXT.value
-_decode = envelope_decoder.decode
 
 
 class Router:
@@ -74,14 +66,18 @@ class Router:
         self.routes.pop(message_type, None)
 
     def on_message(self, conn: Connection, opcode: int, payload: bytes) -> None:
-        """One complete message: text is decoded and dispatched, binary is refused."""
-        if opcode != _TEXT:
-            self.on_binary(conn, payload)
+        """One complete message: decoded by the connection's codec and dispatched."""
+        codec = conn.wire.codec
+        if opcode != codec.opcode:
+            self._wrong_opcode(conn)
             return
         try:
-            envelope = _decode(payload)
+            envelope = codec.decode(payload)
         except msgspec.DecodeError:
-            self._invalid(conn, payload)
+            self.hub.send_error(conn, *_explained(codec.explain(payload)))
+            return
+        except EnvelopeError as exc:
+            self.hub.send_error(conn, *_explained(exc))
             return
         handler = self.routes.get(envelope.type)
         if handler is None:
@@ -170,19 +166,18 @@ class Router:
             conn.lane = deque()
             self.spawn(self.run_lane(conn, msg, started))
 
-    def _invalid(self, conn: Connection, payload: bytes) -> None:
-        try:
-            decode_envelope(payload)
-        except EnvelopeError as exc:
-            self.hub.send_error(conn, exc.code, exc.message, exc.request_id)
-
-    def on_binary(self, conn: Connection, payload: bytes) -> None:
-        """The JSON protocol carries text only: a binary message is answered with an error."""
-        self.hub.send_error(
-            conn,
-            ErrorCode.INVALID_MESSAGE_FORMAT,
-            "binary messages are not accepted on the v1.json protocol; send JSON text",
-        )
+    def _wrong_opcode(self, conn: Connection) -> None:
+        """Each codec carries one frame type: the other is answered with an error."""
+        codec = conn.wire.codec
+        if codec.opcode == Opcode.TEXT.value:
+            message = (
+                f"binary messages are not accepted on the {codec.name} protocol; send JSON text"
+            )
+        else:
+            message = (
+                f"text messages are not accepted on the {codec.name} protocol; send binary frames"
+            )
+        self.hub.send_error(conn, ErrorCode.INVALID_MESSAGE_FORMAT, message)
 
 
 class _AppRoute:
@@ -229,7 +224,7 @@ class _AppRoute:
         reply: dict[str, Any] = {"type": self.reply_type, "data": result}
         if msg.id is not None:
             reply["id"] = msg.id
-        self.router.hub.send_json(conn, encode(reply))
+        self.router.hub.send(conn, reply)
 
 
 class _SerialRoute:
@@ -243,3 +238,7 @@ class _SerialRoute:
 
     def __call__(self, conn: Connection, msg: Envelope) -> None:
         self.router.start_serial(conn, msg, self.handler)
+
+
+def _explained(exc: EnvelopeError) -> tuple[ErrorCode, str, Any]:
+    return exc.code, exc.message, exc.request_id

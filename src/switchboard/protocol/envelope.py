@@ -1,4 +1,5 @@
-"""The v1 JSON envelope: decoding client messages and encoding server messages.
+"""The v1 envelope: decoding client messages and the server messages (JSON shown here;
+``codecs.py`` has the other encodings of the same structures).
 
 Client messages are objects with a string ``type``, an optional request ``id``
 (string or integer) and an optional ``data`` of any JSON value. ``data`` is
@@ -16,6 +17,7 @@ from .codes import ErrorCode
 
 RequestId = str | int | None
 NULL = msgspec.Raw(b"null")
+MSGPACK_NULL = msgspec.Raw(b"\xc0")
 
 
 class Position(msgspec.Struct, frozen=True):
@@ -42,9 +44,23 @@ class Envelope(msgspec.Struct, frozen=True):
     to: Target | None = None
     recover_from: Position | None = None
 
-    def json(self) -> Any:
-        """``data`` decoded (JSON -> Python); the raw bytes stay in ``data``."""
+    def value(self) -> Any:
+        """``data`` decoded to Python, whatever the connection's codec; the raw bytes stay
+        in ``data``."""
         return msgspec.json.decode(self.data)
+
+    def json(self) -> Any:
+        """The same as :meth:`value` (its first name, kept)."""
+        return self.value()
+
+
+class MsgpackEnvelope(Envelope, frozen=True):
+    """An envelope whose ``data`` is raw MessagePack (``v1.binary`` and ``v2.proto``)."""
+
+    data: msgspec.Raw = MSGPACK_NULL
+
+    def value(self) -> Any:
+        return msgspec.msgpack.decode(self.data)
 
 
 class _IdOnly(msgspec.Struct):

@@ -13,6 +13,7 @@ import struct
 from enum import IntEnum
 
 _FIN = 0x80
+_RSV1 = 0x40  # "this message is compressed" under permessage-deflate (RFC 7692 section 6)
 
 
 class Opcode(IntEnum):
@@ -46,6 +47,16 @@ def text_frame(payload: bytes) -> bytes:
     if length < 65536:
         return _pack_medium(_FIN | Opcode.TEXT, 126, length) + payload
     return _pack_long(_FIN | Opcode.TEXT, 127, length) + payload
+
+
+def compressed_frame(opcode: int, payload: bytes) -> bytes:
+    """A final frame with RSV1 set: ``payload`` is already deflated (see ``deflate.py``)."""
+    first, length = _FIN | _RSV1 | opcode, len(payload)
+    if length < 126:
+        return bytes((first, length)) + payload
+    if length < 65536:
+        return _pack_medium(first, 126, length) + payload
+    return _pack_long(first, 127, length) + payload
 
 
 def binary_frame(payload: bytes) -> bytes:

@@ -10,18 +10,20 @@ the upgrade itself and answers 400 to a bad one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
 
 from ..core.node import Node
+from ..protocol.codecs import JSON, Codec
+from ..protocol.deflate import Deflate, Negotiated
+from ..protocol.wire import Wire
 from .listener import Listener, ListenerLimits
 
 log = structlog.get_logger("switchboard.handshake")
 
 _JSON = {"Content-Type": "application/json"}
-SUPPORTED_SUBPROTOCOLS = ("v1.json",)
 
 
 class HandshakeState:
@@ -45,6 +47,9 @@ class UpgradeHandler:
         max_connections: int,
         max_header_size: int,
         limits: ListenerLimits,
+        codecs: Sequence[Codec] = (JSON,),
+        deflate: Deflate | None = None,
+        unsupported_subprotocol: str = "reject",
     ) -> None:
         self.node = node
         self.state = state
@@ -54,6 +59,10 @@ class UpgradeHandler:
         self.limits = limits
         self.rejected = 0
         self._warn_full = _Throttled(1.0)
+        self.codecs = {codec.name: codec for codec in codecs}
+        self.deflate = deflate
+        self.refuse_unsupported = unsupported_subprotocol == "reject"
+        self._wires: dict[tuple[Codec, object], Wire] = {}
 
     def __call__(
         self, request: WSUpgradeRequest
@@ -83,30 +92,57 @@ class UpgradeHandler:
                 )
             )
             return self._reject(503, "maximum connection limit reached")
-        listener = Listener(self.node, self.limits)
-        protocol = _select_subprotocol(headers.get("Sec-WebSocket-Protocol"))
-        if protocol is None:
+        return self._upgrade(headers)
+
+    def _upgrade(self, headers: Mapping[str, str]) -> WSUpgradeResponseWithListener | Listener:
+        """Negotiate the subprotocol and compression; hand picows the connection's listener."""
+        extra: dict[str, str] = {}
+        codec: Codec | None = JSON  # a client that offers no subprotocol speaks v1.json
+        offered = headers.get("Sec-WebSocket-Protocol")
+        if offered:
+            codec = self._select_codec(offered)
+            if codec is not None:
+                extra["Sec-WebSocket-Protocol"] = codec.name
+            elif self.refuse_unsupported:
+                supported = ", ".join(self.codecs)
+                return self._reject(400, f"unsupported subprotocol; supported: {supported}")
+        negotiated = None
+        if self.deflate is not None and codec is not None:
+            negotiated = self.deflate.negotiate(headers.get("Sec-WebSocket-Extensions"))
+        if negotiated is not None:
+            extra["Sec-WebSocket-Extensions"] = negotiated.header
+        wire = None if codec is None else self._wire(codec, negotiated)
+        inflater = None if negotiated is None else negotiated.inflater
+        listener = Listener(self.node, self.limits, wire, inflater)
+        if not extra:
             return listener
-        response = WSUpgradeResponse.create_101_response(
-            extra_headers={"Sec-WebSocket-Protocol": protocol}
-        )
+        response = WSUpgradeResponse.create_101_response(extra_headers=extra)
         return WSUpgradeResponseWithListener(response, listener)
+
+    def _select_codec(self, offered: str) -> Codec | None:
+        """The first protocol the client offers that we support (RFC 6455 section 4.2.2)."""
+        for name in offered.split(","):
+            codec = self.codecs.get(name.strip())
+            if codec is not None:
+                return codec
+        return None
+
+    def _wire(self, codec: Codec, negotiated: Negotiated | None) -> Wire:
+        """One shared wire per (codec, compressor): equal wires get equal bytes."""
+        compressor = None if negotiated is None else negotiated.compressor
+        key = (codec, compressor)
+        wire = self._wires.get(key)
+        if wire is None:
+            wire = Wire(codec, compressor)
+            if compressor is not None and not compressor.shared:
+                return wire  # a connection with its own compression context: not shared
+            self._wires[key] = wire
+        return wire
 
     def _reject(self, status: int, reason: str) -> WSUpgradeResponseWithListener:
         self.rejected += 1
         body = b'{"error":"' + reason.encode() + b'"}'
         return _respond_error(status, body)
-
-
-def _select_subprotocol(offered: str | None) -> str | None:
-    """The first protocol the client offers that we support (RFC 6455 section 4.2.2)."""
-    if not offered:
-        return None
-    for name in offered.split(","):
-        name = name.strip()
-        if name in SUPPORTED_SUBPROTOCOLS:
-            return name
-    return None
 
 
 def _respond_ok(body: bytes) -> WSUpgradeResponseWithListener:

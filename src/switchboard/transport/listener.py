@@ -17,7 +17,9 @@ from ..core.connection import Connection
 from ..core.node import Node
 from ..protocol.assembler import MessageAssembler, ProtocolViolation, check_message
 from ..protocol.codes import CloseCode
+from ..protocol.deflate import DeflateError, Inflater
 from ..protocol.frames import Opcode
+from ..protocol.wire import PLAIN_JSON, Wire
 
 log = structlog.get_logger("switchboard.transport")
 
@@ -38,12 +40,23 @@ _NO_HEADERS = cast("CIMultiDict[str]", CIMultiDictProxy(CIMultiDict[str]()))
 class Listener(WSListener):
     """Bridges one picows connection to the core :class:`Node`."""
 
-    __slots__ = ("_abort_handle", "_raw", "_ws", "conn", "limits", "node")
+    __slots__ = ("_abort_handle", "_raw", "_ws", "conn", "inflater", "limits", "node", "wire")
 
-    def __init__(self, node: Node, limits: ListenerLimits) -> None:
+    def __init__(
+        self,
+        node: Node,
+        limits: ListenerLimits,
+        wire: Wire | None = PLAIN_JSON,
+        inflater: Inflater | None = None,
+    ) -> None:
+        """``wire`` None: the client offered no subprotocol we speak, and the policy is to
+        accept the upgrade and then close 1002."""
         super().__init__()
         self.node = node
         self.limits = limits
+        self.wire = wire
+        #: Decompresses incoming messages when permessage-deflate was negotiated.
+        self.inflater = inflater
         self.conn: Connection | None = None
         self._abort_handle: asyncio.TimerHandle | None = None
 
@@ -62,14 +75,19 @@ class Listener(WSListener):
         raw.set_write_buffer_limits(high=self.limits.write_high_water)
         peer = raw.get_extra_info("peername")
         remote = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.conn = self.node.open(self, remote)
+        if self.wire is None:
+            log.info("subprotocol_refused", remote=remote, close_code=1002)
+            transport.send_close(WSCloseCode.PROTOCOL_ERROR, b"Unsupported subprotocol")
+            transport.disconnect()
+            return
+        self.conn = self.node.open(self, remote, self.wire)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         conn = self.conn
-        assert conn is not None
+        if conn is None:
+            return  # refused at the upgrade; the close is on its way
         if frame.rsv1 or frame.rsv2 or frame.rsv3:
-            # No extension is negotiated, so no reserved bit may be set (RFC 6455 5.2).
-            self._violation(conn, ProtocolViolation(CloseCode.PROTOCOL_ERROR, "reserved bit set"))
+            self._reserved_bits(conn, frame)
             return
         msg_type = frame.msg_type
         if msg_type is _TEXT:
@@ -85,7 +103,10 @@ class Listener(WSListener):
         if conn.closing:
             return
         # The hot path: a whole message in one frame.
-        payload = frame.get_payload_as_bytes()
+        self._message(conn, opcode, frame.get_payload_as_bytes())
+
+    def _message(self, conn: Connection, opcode: int, payload: bytes) -> None:
+        """A whole message that came in one frame."""
         try:
             check_message(opcode, payload, self.limits.max_message_size)
         except ProtocolViolation as exc:
@@ -95,6 +116,32 @@ class Listener(WSListener):
             self.node.hold(conn, opcode, payload)
             return
         self.node.on_message(conn, opcode, payload)
+
+    def _reserved_bits(self, conn: Connection, frame: WSFrame) -> None:
+        """RSV1 marks a compressed message once permessage-deflate is negotiated; any other
+        reserved bit, or RSV1 without it, is a protocol error (RFC 6455 5.2, RFC 7692 6)."""
+        inflater = self.inflater
+        msg_type = frame.msg_type
+        if (
+            inflater is None
+            or frame.rsv2
+            or frame.rsv3
+            or (msg_type is not _TEXT and msg_type is not _BINARY)
+        ):
+            self._violation(conn, ProtocolViolation(CloseCode.PROTOCOL_ERROR, "reserved bit set"))
+            return
+        if conn.closing:
+            return
+        opcode = _OPCODES[msg_type]
+        try:
+            payload = inflater.inflate(opcode, frame.fin, True, frame.get_payload_as_bytes())
+        except DeflateError as exc:
+            self._violation(conn, ProtocolViolation(exc.close_code, exc.reason))
+            return
+        if conn.assembler is not None or not frame.fin:
+            self._feed(conn, opcode, frame.fin, payload)
+        else:
+            self._message(conn, opcode, payload)
 
     def _other_frame(self, conn: Connection, msg_type: WSMsgType, frame: WSFrame) -> None:
         if msg_type is _CONTINUATION:
@@ -150,12 +197,24 @@ class Listener(WSListener):
     def _assemble(self, conn: Connection, frame: WSFrame) -> None:
         if conn.closing:
             return
+        opcode = _OPCODES[frame.msg_type]
+        payload = frame.get_payload_as_bytes()
+        inflater = self.inflater
+        if inflater is not None and inflater.wants(False):  # the rest of a compressed message
+            try:
+                payload = inflater.inflate(opcode, frame.fin, False, payload)
+            except DeflateError as exc:
+                self._violation(conn, ProtocolViolation(exc.close_code, exc.reason))
+                return
+        self._feed(conn, opcode, frame.fin, payload)
+
+    def _feed(self, conn: Connection, opcode: int, fin: bool, payload: bytes) -> None:
+        """One fragment (already decompressed) into the connection's reassembly."""
         assembler = conn.assembler
         if assembler is None:
             assembler = conn.assembler = MessageAssembler(self.limits.max_message_size)
         try:
-            opcode = _OPCODES[frame.msg_type]
-            message = assembler.feed(opcode, frame.fin, frame.get_payload_as_bytes())
+            message = assembler.feed(opcode, fin, payload)
         except ProtocolViolation as exc:
             self._violation(conn, exc)
             return
