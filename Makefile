@@ -7,7 +7,7 @@ NODE_DIR := tests/node
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: run test lint bench conformance clean venv node-deps
+.PHONY: run test lint bench conformance proto clean venv node-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: venv
 ## Autobahn conformance against the raw echo mode (cases 1-11; EXCLUDE= to run all).
 conformance: venv
 	bash scripts/conformance.sh
+
+## Regenerate the v2.proto Python module (committed) from its .proto with grpcio-tools.
+PROTO_SRC := src/switchboard/protocol/proto/envelope.proto
+proto: venv
+	$(PY) -m grpc_tools.protoc -I src --python_out=src --pyi_out=src $(PROTO_SRC)
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache

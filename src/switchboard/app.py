@@ -19,10 +19,11 @@ from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.node import Node
 from .core.router import RouteHandler
-from .protocol.codecs import CODECS, DataFormat
+from .protocol.codecs import DataFormat
 from .protocol.codes import CloseCode
 from .protocol.deflate import Deflate, DeflateSettings
 from .protocol.envelope import Direct, Member, encode
+from .protocol.subprotocols import CODECS
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen

@@ -10,6 +10,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from switchboard.protocol.proto import envelope_pb2 as pb
+
 from ..conftest import StartServer, recv_json, timeout, ws_url
 
 
@@ -152,3 +154,69 @@ async def test_history_recovery_in_msgpack(start_server: StartServer) -> None:
         assert (ack["recovered"], ack["offset"]) == (True, 3)
         missed = [await recv_msgpack(late) for _ in range(2)]
         assert [(m["offset"], m["data"]) for m in missed] == [(2, 1), (3, 2)]
+
+
+async def recv_proto(ws: Any, within: float = 5.0) -> pb.Envelope:
+    raw = await asyncio.wait_for(ws.recv(), timeout(within))
+    assert isinstance(raw, bytes), f"expected a binary frame, got {raw!r}"
+    envelope = pb.Envelope()
+    envelope.ParseFromString(raw)
+    return envelope
+
+
+async def test_protobuf_client_talks_to_json_and_msgpack_clients(
+    start_server: StartServer,
+) -> None:
+    """A client built on the committed envelope.proto: echo, errors, and a channel shared
+    with a v1.json and a v1.binary subscriber (each sees the publications in its codec)."""
+    app = await start_server()
+    url = ws_url(app)
+    async with (
+        websockets.connect(url, subprotocols=["v2.proto"]) as proto,  # type: ignore[list-item]
+        websockets.connect(url) as as_json,
+        websockets.connect(url, subprotocols=["v1.binary"]) as as_msgpack,  # type: ignore[list-item]
+    ):
+        assert proto.subprotocol == "v2.proto"
+        welcome = await recv_proto(proto)
+        assert welcome.type == "welcome" and welcome.connection_id.startswith("c-")
+        await recv_json(as_json)
+        await recv_msgpack(as_msgpack)
+
+        echo = pb.Envelope(type="echo", int_id=1, data=b"\x00raw")
+        await proto.send(echo.SerializeToString())
+        reply = await recv_proto(proto)
+        assert (reply.type, reply.int_id, reply.data) == ("echo_reply", 1, b"\x00raw")
+
+        await proto.send(b"\xff\xff\xff")
+        error = await recv_proto(proto)
+        assert (error.type, error.code) == ("error", "INVALID_MESSAGE_FORMAT")
+
+        await as_json.send('{"type":"subscribe","channel":"mix","id":"s"}')
+        await recv_json(as_json)
+        await as_msgpack.send(pack({"type": "subscribe", "channel": "mix", "id": "s"}))
+        await recv_msgpack(as_msgpack)
+        await proto.send(pb.Envelope(type="subscribe", channel="mix", id="s").SerializeToString())
+        ack = await recv_proto(proto)
+        assert (ack.type, ack.id, ack.channel, ack.offset) == ("ack", "s", "mix", 0)
+
+        publish = pb.Envelope(type="publish", channel="mix", id="p")
+        publish.value.struct_value.update({"text": "hello", "n": 3})
+        await proto.send(publish.SerializeToString())
+        mine = await recv_proto(proto)  # the publication reaches subscribers, then the ack
+        assert (mine.type, mine.offset) == ("message", 1)
+        acked = await recv_proto(proto)
+        assert (acked.type, acked.id, acked.offset) == ("ack", "p", 1)
+        assert mine.value.struct_value.fields["text"].string_value == "hello"
+        expected = {
+            "type": "message",
+            "channel": "mix",
+            "offset": 1,
+            "data": {"text": "hello", "n": 3},
+        }
+        assert await recv_json(as_json) == expected
+        assert await recv_msgpack(as_msgpack) == expected
+
+        # Bytes from a v1.binary publisher reach the protobuf client as bytes.
+        await as_msgpack.send(pack({"type": "publish", "channel": "mix", "data": b"\x07\x08"}))
+        assert (await recv_proto(proto)).data == b"\x07\x08"
+        assert (await recv_json(as_json))["data"] == "Bwg="

@@ -123,9 +123,6 @@ MSGPACK = Codec(
 )
 """``v1.binary``: the same envelope in MessagePack, in binary frames."""
 
-CODECS: tuple[Codec, ...] = (JSON, MSGPACK)
-"""Every codec the server speaks, in its order of preference."""
-
 
 # --- data across formats ---------------------------------------------------------------------
 
