@@ -28,6 +28,8 @@ BCAST_BURST_WINDOW = 50
 # channel / channel-burst: the bcast / bcast-burst fan-out through a channel (wsbench -C): every
 # client subscribes and waits for the ack, client 0 publishes. Only servers with channels run it.
 CHANNEL = "bench:fanout"
+# bcast-1k / bcast-1k-deflate: a broadcast of word-padded JSON this big, deflate off and on.
+DEFLATE_MSG_SIZE = 1024
 IDLE_CONNS = 10_000
 
 DEFAULT_DURATION_S = 10
@@ -44,6 +46,8 @@ TARGET_BCAST_VS_NODE = 20.0  # checked for both bcast (-w 10) and bcast-burst (-
 # Channel fan-out deliveries/s over Switchboard's own broadcast at the same window, same run.
 TARGET_CHANNEL_VS_BCAST = 0.8
 TARGET_IDLE_BYTES = 10 * 1024  # 10 KB per connection, read as KiB
+# Server CPU per delivery of the compressed 1 KiB broadcast over the uncompressed one.
+TARGET_DEFLATE_CPU_RATIO = 2.0
 
 # A run whose load-generator core is at least this busy was probably limited by wsbench.
 GENERATOR_BOUND_PCT = 95

@@ -10,7 +10,20 @@ from typing import Any
 from harness import config as cfg
 from harness.procs import pinned, run_bounded
 
-SCENARIOS = ("echo", "bcast", "bcast-burst", "channel", "channel-burst", "idle")
+# Echo in the binary subprotocols (wsbench -E), beside the JSON echo.
+CODEC_ECHOS: dict[str, str] = {"echo-msgpack": "msgpack", "echo-proto": "proto"}
+# A 1 KiB word-padded broadcast (wsbench -X), without and with permessage-deflate (-Z).
+DEFLATE_BCASTS: dict[str, bool] = {"bcast-1k": False, "bcast-1k-deflate": True}
+SCENARIOS = (
+    "echo",
+    *CODEC_ECHOS,
+    "bcast",
+    "bcast-burst",
+    "channel",
+    "channel-burst",
+    *DEFLATE_BCASTS,
+    "idle",
+)
 # Broadcast scenarios and their publication window (wsbench -w); otherwise identical.
 BCAST_WINDOWS: dict[str, int] = {"bcast": cfg.BCAST_WINDOW, "bcast-burst": cfg.BCAST_BURST_WINDOW}
 # Channel fan-out scenarios and the broadcast each one repeats through a channel (wsbench -C).
@@ -19,13 +32,20 @@ CHANNEL_BASES: dict[str, str] = {"channel": "bcast", "channel-burst": "bcast-bur
 FANOUT_WINDOWS: dict[str, int] = {
     **BCAST_WINDOWS,
     **{scenario: BCAST_WINDOWS[base] for scenario, base in CHANNEL_BASES.items()},
+    **dict.fromkeys(DEFLATE_BCASTS, cfg.BCAST_WINDOW),
 }
 # Scenarios that only servers with a feature (ServerSpec.features) can run.
-REQUIRES: dict[str, str] = {scenario: "channels" for scenario in CHANNEL_BASES}
+REQUIRES: dict[str, str] = {
+    **dict.fromkeys(CHANNEL_BASES, "channels"),
+    **dict.fromkeys(CODEC_ECHOS, "codecs"),
+    **dict.fromkeys(DEFLATE_BCASTS, "deflate"),
+}
 
 # Headline figure of each scenario and whether bigger is better.
 HEADLINE: dict[str, tuple[str, bool]] = {
     "echo": ("msg_per_s", True),
+    **dict.fromkeys(CODEC_ECHOS, ("msg_per_s", True)),
+    **dict.fromkeys(DEFLATE_BCASTS, ("deliveries_per_s", True)),
     "bcast": ("deliveries_per_s", True),
     "bcast-burst": ("deliveries_per_s", True),
     "channel": ("deliveries_per_s", True),
@@ -44,10 +64,11 @@ class Plan:
     def args(self, scenario: str, port: str, server_pid: str) -> list[str]:
         """wsbench arguments (without the binary) for ``scenario``."""
         common = ["-p", port, "-u", cfg.WS_PATH, "-d", str(self.duration_s)]
-        if scenario == "echo":
+        if scenario == "echo" or scenario in CODEC_ECHOS:
+            codec = ["-E", CODEC_ECHOS[scenario]] if scenario in CODEC_ECHOS else ["-J"]
             args = [
                 "echo",
-                "-J",
+                *codec,
                 "-c",
                 str(cfg.ECHO_CONNS),
                 "-w",
@@ -59,17 +80,21 @@ class Plan:
                 str(cfg.WARMUP_S),
             ]
         elif scenario in FANOUT_WINDOWS:
-            channel = ["-C", cfg.CHANNEL] if scenario in CHANNEL_BASES else []
+            extra = ["-C", cfg.CHANNEL] if scenario in CHANNEL_BASES else []
+            size = cfg.MSG_SIZE
+            if scenario in DEFLATE_BCASTS:
+                extra = ["-X", "-Z"] if DEFLATE_BCASTS[scenario] else ["-X"]
+                size = cfg.DEFLATE_MSG_SIZE
             args = [
                 "bcast",
                 "-J",
-                *channel,
+                *extra,
                 "-c",
                 str(cfg.BCAST_CONNS),
                 "-w",
                 str(FANOUT_WINDOWS[scenario]),
                 "-s",
-                str(cfg.MSG_SIZE),
+                str(size),
                 *common,
                 "-W",
                 str(cfg.WARMUP_S),
@@ -97,7 +122,7 @@ def ensure_wsbench() -> None:
     if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
         return
     binary.parent.mkdir(parents=True, exist_ok=True)
-    argv = ["gcc", "-O2", "-o", str(binary), str(source)]
+    argv = ["gcc", "-O2", "-o", str(binary), str(source), "-lz"]
     print(f"[setup] {' '.join(argv)}", flush=True)
     subprocess.run(argv, check=True, timeout=120)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness import config as cfg
-from harness.loadgen import CHANNEL_BASES, FANOUT_WINDOWS, SCENARIOS
+from harness.codecs_report import codec_echo_note, deflate_note
+from harness.loadgen import CHANNEL_BASES, CODEC_ECHOS, DEFLATE_BCASTS, FANOUT_WINDOWS, SCENARIOS
 from harness.summary import SUBJECT, headline, ratio_text
 
 TITLES = {
@@ -14,6 +15,10 @@ TITLES = {
     "bcast-burst": "Broadcast burst",
     "channel": "Channel fan-out",
     "channel-burst": "Channel fan-out burst",
+    "echo-msgpack": "Echo in v1.binary (MessagePack)",
+    "echo-proto": "Echo in v2.proto (Protocol Buffers)",
+    "bcast-1k": "Broadcast of 1 KiB, deflate off",
+    "bcast-1k-deflate": "Broadcast of 1 KiB, deflate on",
     "idle": "Idle connections",
 }
 RATIO_LABELS = {
@@ -23,8 +28,21 @@ RATIO_LABELS = {
     "channel": f"channel fan-out deliveries/s, -w {cfg.BCAST_WINDOW} (higher is better)",
     "channel-burst": f"channel fan-out burst deliveries/s, -w {cfg.BCAST_BURST_WINDOW} "
     "(higher is better)",
+    "echo-msgpack": "echo msg/s in MessagePack (higher is better)",
+    "echo-proto": "echo msg/s in protobuf (higher is better)",
+    "bcast-1k": "1 KiB broadcast deliveries/s (higher is better)",
+    "bcast-1k-deflate": "1 KiB deflate broadcast deliveries/s (higher is better)",
     "idle": "idle bytes/conn (lower is better)",
 }
+DEFLATE_NOTE = (
+    f"{cfg.BCAST_CONNS:,} clients, `-w {cfg.BCAST_WINDOW}`, a {cfg.DEFLATE_MSG_SIZE:,}-byte "
+    "broadcast padded with word-like text (`-X`, which deflate shrinks about 2.5-3x, as it does "
+    "real JSON) instead of a run of `x`. The deflate run differs only by `-Z`: every client "
+    "offers permessage-deflate, the server compresses each broadcast once for all of them "
+    "(no context takeover), and every 16th client inflates what it gets to check the sequence "
+    "numbers while the others count compressed frames in order. Only servers with compression "
+    "run these two."
+)
 # What the publication window means; shown above the bcast-burst table.
 WINDOW_NOTE = (
     f"Same broadcast as above ({cfg.BCAST_CONNS:,} clients, `-J`, {cfg.MSG_SIZE} B) with window "
@@ -218,7 +236,7 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
         if cell["runs_failed"]:
             per_run += f" ({cell['runs_failed']} failed)"
         head = [_label(results, server)]
-        if scenario == "echo":
+        if scenario == "echo" or scenario in CODEC_ECHOS:
             rows.append(
                 [
                     *head,
@@ -267,9 +285,11 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
         "missing",
         *cpu,
     ]
+    headers_echo = ["server", "median msg/s", "per run", "p50 µs", "p99 µs", *cpu, "errors"]
     headers = {
-        "echo": ["server", "median msg/s", "per run", "p50 µs", "p99 µs", *cpu, "errors"],
+        "echo": headers_echo,
         **{fanout: bcast for fanout in FANOUT_WINDOWS},
+        **{echo: headers_echo for echo in CODEC_ECHOS},
         "idle": [
             "server",
             "median bytes/conn",
@@ -295,6 +315,8 @@ def _results(results: dict[str, Any]) -> list[str]:
             lines += [WINDOW_NOTE, ""]
         if scenario in CHANNEL_BASES:
             lines += _channel_note(results, scenario)
+        if scenario in DEFLATE_BCASTS and scenario == "bcast-1k":
+            lines += [DEFLATE_NOTE, ""]
         lines += [f"`{results['config']['commands'][scenario]}`", ""]
         if rows:
             lines += _table(header, rows)
@@ -302,6 +324,10 @@ def _results(results: dict[str, Any]) -> list[str]:
             lines += _burst_gain(results)
         if scenario in CHANNEL_BASES:
             lines += _channel_checks(results, scenario)
+        if scenario == "echo-proto":
+            lines += codec_echo_note(results)
+        if scenario == "bcast-1k-deflate":
+            lines += deflate_note(results)
         bound = [_label(results, s) for s, c in cells.items() if c["generator_bound_runs"]]
         if bound:
             lines += [

@@ -117,7 +117,7 @@ SERVERS: dict[str, ServerSpec] = {
             "Switchboard",
             _switchboard_cmd,
             _check_switchboard,
-            features=frozenset({"channels"}),
+            features=frozenset({"channels", "codecs", "deflate"}),
         ),
         ServerSpec(
             "picows_raw",

@@ -25,6 +25,8 @@ FANOUT_TARGET_NAMES = {
     "bcast-burst": "broadcast burst",
     "channel": "channel fan-out",
     "channel-burst": "channel fan-out burst",
+    "bcast-1k": "1 KiB broadcast",
+    "bcast-1k-deflate": "1 KiB broadcast with deflate",
 }
 
 
@@ -80,6 +82,7 @@ def analyse(results: dict[str, Any]) -> None:
     results["summary"] = summarize(results["runs"])
     results["ratios"] = ratios(results["summary"])
     results["channel_vs_bcast"] = channel_vs_bcast(results["summary"])
+    results["deflate_cpu_ratio"] = deflate_cpu_ratio(results["summary"])
     results["targets"] = targets(results["summary"])
 
 
@@ -128,6 +131,24 @@ def channel_vs_bcast(summary: dict[str, Any]) -> dict[str, float]:
         if channel is not None and bcast:
             out[scenario] = channel / bcast
     return out
+
+
+def cpu_us_per_delivery(summary: dict[str, Any], scenario: str) -> float | None:
+    """Switchboard's median server CPU time per delivered message, in microseconds."""
+    cell = summary.get(scenario, {}).get(SUBJECT)
+    if not cell or not cell["runs_ok"]:
+        return None
+    cpu, rate = cell["median"].get("server_cpu_pct"), cell["median"].get("deliveries_per_s")
+    if not cpu or not rate:
+        return None
+    return float(cpu) / 100.0 / float(rate) * 1e6
+
+
+def deflate_cpu_ratio(summary: dict[str, Any]) -> float | None:
+    """CPU per delivery of the compressed 1 KiB broadcast over the uncompressed one."""
+    plain = cpu_us_per_delivery(summary, "bcast-1k")
+    squeezed = cpu_us_per_delivery(summary, "bcast-1k-deflate")
+    return squeezed / plain if plain and squeezed is not None else None
 
 
 def _target(name: str, required: str, actual: str, passed: bool | None) -> dict[str, Any]:
@@ -190,6 +211,16 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 cfg.TARGET_CHANNEL_VS_BCAST,
             )
         )
+    ratio = deflate_cpu_ratio(summary)
+    limit_ratio = cfg.TARGET_DEFLATE_CPU_RATIO
+    checks.append(
+        _target(
+            "1 KiB broadcast: server CPU per delivery, deflate on / off",
+            f"< {limit_ratio:g}x",
+            "n/a" if ratio is None else f"{ratio:.2f}x",
+            None if ratio is None else ratio < limit_ratio,
+        )
+    )
     for scenario, window in FANOUT_WINDOWS.items():
         checks.append(_loss_target(summary, scenario, window))
     idle = headline(summary, "idle", SUBJECT)
