@@ -133,7 +133,7 @@ def _progress(run: dict[str, Any], round_no: int, rounds: int) -> None:
     key, _ = HEADLINE[run["scenario"]]
     if "error" in run:
         outcome = f"FAILED: {run['error']}"
-    elif run["scenario"] == "idle":
+    elif run["scenario"].startswith("idle"):
         outcome = f"{key}={run.get(key, 0):,.0f} still_open={run.get('still_open')}"
     else:
         outcome = (
@@ -178,12 +178,14 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     nofile = raise_nofile(args.idle_conns + cfg.NOFILE_SLACK)
     scenarios = list(args.scenarios)
-    if "idle" in scenarios and nofile[0] < args.idle_conns + 100:
-        print(
-            f"[skip] idle: RLIMIT_NOFILE is {nofile[0]}, too low for {args.idle_conns} connections",
-            flush=True,
-        )
-        scenarios.remove("idle")
+    for idle in ("idle", "idle-deflate"):
+        if idle in scenarios and nofile[0] < args.idle_conns + 100:
+            print(
+                f"[skip] {idle}: RLIMIT_NOFILE is {nofile[0]}, too low for "
+                f"{args.idle_conns} connections",
+                flush=True,
+            )
+            scenarios.remove(idle)
     ensure_wsbench()
     active, skipped = check_servers(args.servers)
     plan = Plan(duration_s=args.duration, idle_conns=args.idle_conns)

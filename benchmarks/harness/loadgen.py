@@ -23,6 +23,7 @@ SCENARIOS = (
     "channel-burst",
     *DEFLATE_BCASTS,
     "idle",
+    "idle-deflate",
 )
 # Broadcast scenarios and their publication window (wsbench -w); otherwise identical.
 BCAST_WINDOWS: dict[str, int] = {"bcast": cfg.BCAST_WINDOW, "bcast-burst": cfg.BCAST_BURST_WINDOW}
@@ -39,6 +40,7 @@ REQUIRES: dict[str, str] = {
     **dict.fromkeys(CHANNEL_BASES, "channels"),
     **dict.fromkeys(CODEC_ECHOS, "codecs"),
     **dict.fromkeys(DEFLATE_BCASTS, "deflate"),
+    "idle-deflate": "deflate",
 }
 
 # Headline figure of each scenario and whether bigger is better.
@@ -51,6 +53,7 @@ HEADLINE: dict[str, tuple[str, bool]] = {
     "channel": ("deliveries_per_s", True),
     "channel-burst": ("deliveries_per_s", True),
     "idle": ("bytes_per_conn", False),
+    "idle-deflate": ("bytes_per_conn", False),
 }
 
 
@@ -99,8 +102,9 @@ class Plan:
                 "-W",
                 str(cfg.WARMUP_S),
             ]
-        elif scenario == "idle":
-            args = ["idle", "-c", str(self.idle_conns), *common]
+        elif scenario in ("idle", "idle-deflate"):
+            deflate = ["-Z"] if scenario == "idle-deflate" else []
+            args = ["idle", *deflate, "-c", str(self.idle_conns), *common]
         else:
             raise ValueError(f"unknown scenario {scenario!r}")
         return [*args, "-S", server_pid]

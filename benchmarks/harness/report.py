@@ -20,6 +20,7 @@ TITLES = {
     "bcast-1k": "Broadcast of 1 KiB, deflate off",
     "bcast-1k-deflate": "Broadcast of 1 KiB, deflate on",
     "idle": "Idle connections",
+    "idle-deflate": "Idle connections that negotiated deflate",
 }
 RATIO_LABELS = {
     "echo": "echo msg/s (higher is better)",
@@ -33,6 +34,7 @@ RATIO_LABELS = {
     "bcast-1k": "1 KiB broadcast deliveries/s (higher is better)",
     "bcast-1k-deflate": "1 KiB deflate broadcast deliveries/s (higher is better)",
     "idle": "idle bytes/conn (lower is better)",
+    "idle-deflate": "idle bytes/conn with deflate (lower is better)",
 }
 DEFLATE_NOTE = (
     f"{cfg.BCAST_CONNS:,} clients, `-w {cfg.BCAST_WINDOW}`, a {cfg.DEFLATE_MSG_SIZE:,}-byte "
@@ -286,19 +288,21 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
         *cpu,
     ]
     headers_echo = ["server", "median msg/s", "per run", "p50 µs", "p99 µs", *cpu, "errors"]
+    headers_idle = [
+        "server",
+        "median bytes/conn",
+        "per run",
+        "bytes/conn at end",
+        "still open",
+        "connect s",
+        "closed by server",
+    ]
     headers = {
         "echo": headers_echo,
         **{fanout: bcast for fanout in FANOUT_WINDOWS},
         **{echo: headers_echo for echo in CODEC_ECHOS},
-        "idle": [
-            "server",
-            "median bytes/conn",
-            "per run",
-            "bytes/conn at end",
-            "still open",
-            "connect s",
-            "closed by server",
-        ],
+        "idle": headers_idle,
+        "idle-deflate": headers_idle,
     }
     return headers[scenario], rows
 

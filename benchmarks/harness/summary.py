@@ -223,14 +223,15 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     )
     for scenario, window in FANOUT_WINDOWS.items():
         checks.append(_loss_target(summary, scenario, window))
-    idle = headline(summary, "idle", SUBJECT)
     limit = cfg.TARGET_IDLE_BYTES
-    checks.append(
-        _target(
-            "idle bytes per connection",
-            f"<= {limit:,} B",
-            "n/a" if idle is None else f"{idle:,.0f} B",
-            None if idle is None else idle <= limit,
+    for scenario, name in (("idle", ""), ("idle-deflate", " with deflate negotiated")):
+        idle = headline(summary, scenario, SUBJECT)
+        checks.append(
+            _target(
+                f"idle bytes per connection{name}",
+                f"<= {limit:,} B",
+                "n/a" if idle is None else f"{idle:,.0f} B",
+                None if idle is None else idle <= limit,
+            )
         )
-    )
     return checks
