@@ -124,6 +124,15 @@ async def test_rsv1_rules_and_decompression_bomb(start_server: StartServer) -> N
         closed = await expect_close(bomb)
         assert (closed.code, closed.reason) == (1009, "message larger than 65536 bytes")
 
+        control = await raw_client(app, OFFER)  # control frames are never compressed
+        control.send_frame(Opcode.PING, b"", rsv1=True)
+        assert (await expect_close(control)).code == 1002
+        plain_ping = await raw_client(app)
+        plain_ping.send_frame(Opcode.PING, b"ok")  # a normal ping is answered
+        assert await asyncio.wait_for(plain_ping.recv_raw_frame(), timeout(5)) == b"\x8a\x02ok"
+        plain_ping.send_frame(Opcode.PING, b"", rsv1=True)
+        assert (await expect_close(plain_ping)).code == 1002
+
         garbage = await raw_client(app, OFFER)
         garbage.send_frame(Opcode.TEXT, b"\xff\xff\xff\xff", rsv1=True)
         assert (await expect_close(garbage)).code == 1002
@@ -134,7 +143,7 @@ async def test_rsv1_rules_and_decompression_bomb(start_server: StartServer) -> N
 
         await bystander.send('{"type":"echo","data":"still here"}')
         assert (await recv_json(bystander))["data"] == "still here"
-        for client in (no_deflate, on_continuation, bomb, garbage, bad_utf8):
+        for client in (no_deflate, on_continuation, control, plain_ping, bomb, garbage, bad_utf8):
             client.close()
 
 

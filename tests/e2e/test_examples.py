@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from examples.codec_clients import echo_json, echo_msgpack, echo_proto
 from examples.follow_channel import follow
 
 from ..conftest import ROOT, StartServer, wait_until, ws_url
@@ -57,3 +58,16 @@ async def test_the_channel_follower_loses_nothing_across_disconnects(
     assert seen == list(range(1, 61))
     assert [d["i"] for d in got] == list(range(20)) * 3
     assert position is not None and position["offset"] == 60
+
+
+def test_the_protocol_reference_shows_the_codec_clients_as_they_are() -> None:
+    clients = (ROOT / "examples" / "codec_clients.py").read_text()
+    assert clients in code_blocks(ROOT / "docs" / "protocol.md")
+
+
+async def test_the_codec_clients_echo_in_their_codec(start_server: StartServer) -> None:
+    app = await start_server()
+    url = ws_url(app)
+    assert await echo_json(url, {"n": [1, 2]}) == {"n": [1, 2]}
+    assert await echo_msgpack(url, {"blob": b"\x00\x01"}) == {"blob": b"\x00\x01"}
+    assert await echo_proto(url, b"\x00raw") == b"\x00raw"

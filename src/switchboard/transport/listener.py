@@ -26,6 +26,7 @@ log = structlog.get_logger("switchboard.transport")
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CONTINUATION = WSMsgType.CONTINUATION
+_PING = WSMsgType.PING
 _PONG = WSMsgType.PONG
 _CLOSE = WSMsgType.CLOSE
 _OP_TEXT = Opcode.TEXT.value
@@ -146,6 +147,10 @@ class Listener(WSListener):
     def _other_frame(self, conn: Connection, msg_type: WSMsgType, frame: WSFrame) -> None:
         if msg_type is _CONTINUATION:
             self._assemble(conn, frame)
+        elif msg_type is _PING:
+            ws = self._ws
+            if not ws.is_close_frame_sent:
+                ws.send(WSMsgType.PONG, frame.get_payload_as_bytes())
         elif msg_type is _PONG:
             conn.ping_sent_at = 0.0
         elif msg_type is _CLOSE:

@@ -33,7 +33,9 @@ async def listen(
         port,
         websocket_handshake_timeout=handshake_timeout,
         enable_auto_ping=False,  # one heartbeat sweep for all connections instead (core)
-        enable_auto_pong=True,
+        # Pings are answered by the listener, after its reserved-bit check: picows' own
+        # auto-pong would answer a ping with RSV bits set instead of failing the connection.
+        enable_auto_pong=False,
         max_frame_size=max_frame_size,
         read_buffer_init_size=read_buffer_size,
         disconnect_on_exception=True,
