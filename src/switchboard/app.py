@@ -24,6 +24,9 @@ from .protocol.codes import CloseCode
 from .protocol.deflate import Deflate, DeflateSettings
 from .protocol.envelope import Direct, Member, encode
 from .protocol.subprotocols import CODECS
+from .security.auth import Authenticator, AuthSettings
+from .security.gate import HandshakeGate
+from .security.origin import OriginPolicy
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen
@@ -203,6 +206,7 @@ class App:
             codecs=CODECS,
             deflate=_deflate(s),
             unsupported_subprotocol=s.unsupported_subprotocol,
+            gate=_gate(s),
         )
         self._server = await listen(
             handler,
@@ -256,6 +260,25 @@ class App:
     def run(self) -> None:
         """Blocking entry point on uvloop: serve until a signal, drain, return."""
         uvloop.run(self.serve_until_signal())
+
+
+def _gate(s: Settings) -> HandshakeGate:
+    origins = OriginPolicy(s.allowed_origin, require=s.require_origin)
+    public_key = None
+    if s.jwt_public_key is not None:
+        public_key = s.jwt_public_key.read_text()
+    auth = AuthSettings(
+        secret=s.jwt_secret,
+        public_key=public_key,
+        audience=s.jwt_audience,
+        issuer=s.jwt_issuer,
+        leeway=s.jwt_leeway,
+        roles_claim=s.jwt_roles_claim,
+        cookie=s.auth_cookie,
+        anonymous=s.allow_anonymous,
+    )
+    authenticator = Authenticator(auth) if auth.enabled else None
+    return HandshakeGate(origins, authenticator, in_band=s.auth_style == "close")
 
 
 def _deflate(s: Settings) -> Deflate | None:

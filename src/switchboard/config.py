@@ -80,6 +80,22 @@ CLI_GROUPS: dict[str, str] = {
         ),
         "Subprotocols and compression",
     ),
+    **dict.fromkeys(
+        (
+            "jwt_secret",
+            "jwt_public_key",
+            "jwt_audience",
+            "jwt_issuer",
+            "jwt_leeway",
+            "jwt_roles_claim",
+            "auth_cookie",
+            "auth_style",
+            "allow_anonymous",
+            "allowed_origin",
+            "require_origin",
+        ),
+        "Security",
+    ),
 }
 
 
@@ -173,6 +189,36 @@ class Settings(BaseSettings):
     compression_level: int = Field(6, ge=1, le=9, description="zlib compression level (1-9).")
     compression_threshold: int = Field(
         256, ge=0, description="Messages shorter than this many bytes are sent uncompressed."
+    )
+    jwt_secret: str | None = Field(
+        None, description="Shared secret for HS256/384/512 tokens; turns authentication on."
+    )
+    jwt_public_key: Path | None = Field(
+        None,
+        description="PEM public key file for RS256/ES256 tokens; turns authentication on.",
+    )
+    jwt_audience: str | None = Field(None, description="Required `aud` claim, if set.")
+    jwt_issuer: str | None = Field(None, description="Required `iss` claim, if set.")
+    jwt_leeway: float = Field(
+        10.0, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat, in seconds."
+    )
+    jwt_roles_claim: str = Field("roles", description="Claim holding the user's roles.")
+    auth_cookie: str = Field("token", description="Cookie that may carry the token.")
+    auth_style: Literal["http", "close"] = Field(
+        "http",
+        description="Refuse a bad handshake with HTTP 401/403 (http) or accept and close "
+        "4401/4403 (close).",
+    )
+    allow_anonymous: bool = Field(
+        False, description="With authentication on, also admit clients that send no token."
+    )
+    allowed_origin: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to connect (repeatable; https://*.example.com for "
+        "subdomains). Empty: any origin.",
+    )
+    require_origin: bool = Field(
+        False, description="Refuse handshakes without an Origin header (non-browser clients)."
     )
     channel_defaults: NamespaceOptions = Field(
         default_factory=NamespaceOptions,

@@ -76,10 +76,21 @@ class Node:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def open(self, transport: Transport, remote: str, wire: Wire = PLAIN_JSON) -> Connection:
-        """Register a connection whose handshake just completed; greet it once accepted."""
+    def open(
+        self,
+        transport: Transport,
+        remote: str,
+        wire: Wire = PLAIN_JSON,
+        user: Any = None,
+        roles: frozenset[str] = frozenset(),
+    ) -> Connection:
+        """Register a connection whose handshake just completed; greet it once accepted.
+        ``user`` and ``roles``: who the handshake proved the client is (authentication)."""
         conn_id = "c-" + secrets.token_urlsafe(12)
         conn = Connection(conn_id, transport, remote, time.monotonic(), wire)
+        if user is not None:
+            conn.user = user
+            conn.roles = roles
         self.registry.add(conn)
         self.connections_total += 1
         log.info(
@@ -88,6 +99,7 @@ class Node:
             remote=remote,
             subprotocol=wire.codec.name,
             compression=wire.compressor is not None,
+            user=conn.user,
         )
         if self.connect_hook is None:
             self._greet(conn)

@@ -12,13 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+import msgspec
 import structlog
 from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
 
 from ..core.node import Node
 from ..protocol.codecs import JSON, Codec
+from ..protocol.codes import CloseCode
 from ..protocol.deflate import Deflate, Negotiated
-from ..protocol.wire import Wire
+from ..protocol.wire import PLAIN_JSON, Wire
+from ..security.auth import ANONYMOUS, PROTOCOL_TOKEN_PREFIX, Identity
+from ..security.gate import HandshakeGate, Refusal
+from ..security.origin import OriginPolicy
 from .listener import Listener, ListenerLimits
 
 log = structlog.get_logger("switchboard.handshake")
@@ -50,6 +55,7 @@ class UpgradeHandler:
         codecs: Sequence[Codec] = (JSON,),
         deflate: Deflate | None = None,
         unsupported_subprotocol: str = "reject",
+        gate: HandshakeGate | None = None,
     ) -> None:
         self.node = node
         self.state = state
@@ -63,6 +69,7 @@ class UpgradeHandler:
         self.deflate = deflate
         self.refuse_unsupported = unsupported_subprotocol == "reject"
         self._wires: dict[tuple[Codec, object], Wire] = {}
+        self.gate = gate or HandshakeGate(OriginPolicy(), None)
 
     def __call__(
         self, request: WSUpgradeRequest
@@ -92,28 +99,38 @@ class UpgradeHandler:
                 )
             )
             return self._reject(503, "maximum connection limit reached")
-        return self._upgrade(headers)
+        checked = self.gate.check(request.path, headers)
+        if isinstance(checked, Refusal) and not checked.in_band:
+            self.rejected += 1
+            return _respond_error(checked.status, _error_body(checked.reason))
+        return self._upgrade(headers, checked)
 
-    def _upgrade(self, headers: Mapping[str, str]) -> WSUpgradeResponseWithListener | Listener:
+    def _upgrade(
+        self, headers: Mapping[str, str], checked: Identity | Refusal
+    ) -> WSUpgradeResponseWithListener | Listener:
         """Negotiate the subprotocol and compression; hand picows the connection's listener."""
         extra: dict[str, str] = {}
         codec: Codec | None = JSON  # a client that offers no subprotocol speaks v1.json
         offered = headers.get("Sec-WebSocket-Protocol")
-        if offered:
+        refusal = checked if isinstance(checked, Refusal) else None
+        if offered and not _only_tokens(offered):
             codec = self._select_codec(offered)
             if codec is not None:
                 extra["Sec-WebSocket-Protocol"] = codec.name
             elif self.refuse_unsupported:
                 supported = ", ".join(self.codecs)
                 return self._reject(400, f"unsupported subprotocol; supported: {supported}")
+            else:
+                refusal = Refusal(400, CloseCode.PROTOCOL_ERROR, "Unsupported subprotocol", True)
         negotiated = None
         if self.deflate is not None and codec is not None:
             negotiated = self.deflate.negotiate(headers.get("Sec-WebSocket-Extensions"))
         if negotiated is not None:
             extra["Sec-WebSocket-Extensions"] = negotiated.header
-        wire = None if codec is None else self._wire(codec, negotiated)
+        wire = PLAIN_JSON if codec is None else self._wire(codec, negotiated)
         inflater = None if negotiated is None else negotiated.inflater
-        listener = Listener(self.node, self.limits, wire, inflater)
+        identity = checked if isinstance(checked, Identity) else ANONYMOUS
+        listener = Listener(self.node, self.limits, wire, inflater, identity, refusal)
         if not extra:
             return listener
         response = WSUpgradeResponse.create_101_response(extra_headers=extra)
@@ -141,8 +158,16 @@ class UpgradeHandler:
 
     def _reject(self, status: int, reason: str) -> WSUpgradeResponseWithListener:
         self.rejected += 1
-        body = b'{"error":"' + reason.encode() + b'"}'
-        return _respond_error(status, body)
+        return _respond_error(status, _error_body(reason))
+
+
+def _error_body(reason: str) -> bytes:
+    return msgspec.json.encode({"error": reason})
+
+
+def _only_tokens(offered: str) -> bool:
+    """True when every offered "protocol" is a ``bearer.<jwt>`` entry (no codec asked for)."""
+    return all(p.strip().startswith(PROTOCOL_TOKEN_PREFIX) for p in offered.split(","))
 
 
 def _respond_ok(body: bytes) -> WSUpgradeResponseWithListener:

@@ -20,6 +20,8 @@ from ..protocol.codes import CloseCode
 from ..protocol.deflate import DeflateError, Inflater
 from ..protocol.frames import Opcode
 from ..protocol.wire import PLAIN_JSON, Wire
+from ..security.auth import ANONYMOUS, Identity
+from ..security.gate import Refusal
 
 log = structlog.get_logger("switchboard.transport")
 
@@ -41,23 +43,38 @@ _NO_HEADERS = cast("CIMultiDict[str]", CIMultiDictProxy(CIMultiDict[str]()))
 class Listener(WSListener):
     """Bridges one picows connection to the core :class:`Node`."""
 
-    __slots__ = ("_abort_handle", "_raw", "_ws", "conn", "inflater", "limits", "node", "wire")
+    __slots__ = (
+        "_abort_handle",
+        "_raw",
+        "_ws",
+        "conn",
+        "identity",
+        "inflater",
+        "limits",
+        "node",
+        "refusal",
+        "wire",
+    )
 
     def __init__(
         self,
         node: Node,
         limits: ListenerLimits,
-        wire: Wire | None = PLAIN_JSON,
+        wire: Wire = PLAIN_JSON,
         inflater: Inflater | None = None,
+        identity: Identity = ANONYMOUS,
+        refusal: Refusal | None = None,
     ) -> None:
-        """``wire`` None: the client offered no subprotocol we speak, and the policy is to
-        accept the upgrade and then close 1002."""
+        """``refusal``: the handshake is accepted only to close at once with its code and
+        reason (in-band authentication failures, an unsupported subprotocol)."""
         super().__init__()
         self.node = node
         self.limits = limits
         self.wire = wire
         #: Decompresses incoming messages when permessage-deflate was negotiated.
         self.inflater = inflater
+        self.identity = identity
+        self.refusal = refusal
         self.conn: Connection | None = None
         self._abort_handle: asyncio.TimerHandle | None = None
 
@@ -76,12 +93,20 @@ class Listener(WSListener):
         raw.set_write_buffer_limits(high=self.limits.write_high_water)
         peer = raw.get_extra_info("peername")
         remote = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        if self.wire is None:
-            log.info("subprotocol_refused", remote=remote, close_code=1002)
-            transport.send_close(WSCloseCode.PROTOCOL_ERROR, b"Unsupported subprotocol")
+        refusal = self.refusal
+        if refusal is not None:
+            log.info(
+                "connection_refused",
+                remote=remote,
+                close_code=refusal.close_code,
+                reason=refusal.reason,
+            )
+            transport.send_close(WSCloseCode(refusal.close_code), refusal.reason.encode())
             transport.disconnect()
             return
-        self.conn = self.node.open(self, remote, self.wire)
+        identity = self.identity
+        self.conn = self.node.open(self, remote, self.wire, identity.user, identity.roles)
+        self.identity = ANONYMOUS  # the connection holds it now
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         conn = self.conn

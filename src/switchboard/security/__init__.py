@@ -1,0 +1,1 @@
+"""Authentication, origin checks and other defences of the handshake and the message path."""

@@ -1,0 +1,189 @@
+"""Handshake authentication: find the client's JWT, verify it with PyJWT, name the user.
+
+Token sources, first found wins: ``Authorization: Bearer <jwt>``, the ``token`` query
+parameter, a cookie, then a ``Sec-WebSocket-Protocol`` entry ``bearer.<jwt>`` (browsers cannot
+set headers; they offer it beside a real subprotocol, which is the one selected).
+
+The key decides the algorithm family: HMAC tokens (HS256/384/512) are checked only against
+the shared secret and RSA/EC tokens (RS256, ES256, ...) only against the public key, so an
+HMAC token "signed" with the public key (algorithm confusion) and ``alg: none`` never verify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+
+from ..protocol.codes import CloseCode
+
+HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+PUBLIC_KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
+#: The ``Sec-WebSocket-Protocol`` entry that carries a token instead of naming a protocol.
+PROTOCOL_TOKEN_PREFIX = "bearer."
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """What verifying a token needs; built from the server settings."""
+
+    secret: str | None = None
+    public_key: str | None = None
+    audience: str | None = None
+    issuer: str | None = None
+    leeway: float = 10.0
+    roles_claim: str = "roles"
+    cookie: str = "token"
+    #: Let clients without a token in (as user ``None``); a bad token is refused anyway.
+    anonymous: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.secret is not None or self.public_key is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a verified token says the client is."""
+
+    user: str | None
+    roles: frozenset[str] = frozenset()
+    #: Unix time the token expires at (None: anonymous).
+    expires_at: float | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+ANONYMOUS = Identity(user=None)
+
+
+class AuthError(Exception):
+    """A refused handshake: HTTP ``status`` or, in the in-band style, ``close_code``."""
+
+    def __init__(self, missing: bool, reason: str) -> None:
+        super().__init__(reason)
+        self.missing = missing
+        self.reason = reason
+
+    @property
+    def status(self) -> int:
+        return 401 if self.missing else 403
+
+    @property
+    def close_code(self) -> CloseCode:
+        return CloseCode.NO_TOKEN if self.missing else CloseCode.INVALID_TOKEN
+
+
+class Authenticator:
+    """Verifies the token of each handshake against the configured keys."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+
+    def authenticate(self, path: bytes, headers: Mapping[str, str]) -> Identity:
+        """The identity of a handshake; raises :class:`AuthError` when it must be refused."""
+        token = find_token(path, headers, self.settings.cookie)
+        if token is None:
+            if self.settings.anonymous:
+                return ANONYMOUS
+            raise AuthError(True, "authentication required")
+        return self.verify(token)
+
+    def verify(self, token: str) -> Identity:
+        """Check signature and claims; the reason given never contains the token."""
+        s = self.settings
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.InvalidTokenError:
+            raise AuthError(False, "malformed token") from None
+        key: str | None
+        if algorithm in HMAC_ALGORITHMS:
+            key = s.secret
+        elif algorithm in PUBLIC_KEY_ALGORITHMS:
+            key = s.public_key
+        else:
+            raise AuthError(False, f"algorithm {str(algorithm)[:16]!r} not accepted")
+        if key is None:
+            raise AuthError(False, f"algorithm {algorithm} not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=s.audience,
+                issuer=s.issuer,
+                leeway=s.leeway,
+                options={"require": ["exp", "sub"], "verify_aud": s.audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError(False, "token expired") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError(False, "wrong audience") from None
+        except jwt.InvalidIssuerError:
+            raise AuthError(False, "wrong issuer") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthError(False, "token not yet valid") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthError(False, f"token lacks the {exc.claim!r} claim") from None
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            raise AuthError(False, "invalid token") from None
+        return Identity(
+            user=str(claims["sub"]),
+            roles=_roles(claims.get(s.roles_claim)),
+            expires_at=float(claims["exp"]),
+            claims=claims,
+        )
+
+
+def _roles(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list | tuple):
+        return frozenset(str(role) for role in value)
+    return frozenset()
+
+
+def find_token(path: bytes, headers: Mapping[str, str], cookie: str) -> str | None:
+    """The client's token from the first source that has one (see the module docstring)."""
+    authorization = headers.get("Authorization")
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    _, _, query = path.partition(b"?")
+    if query:
+        values = parse_qs(query.decode("latin-1")).get("token")
+        if values and values[0]:
+            return values[0]
+    cookies = headers.get("Cookie")
+    if cookies:
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(cookies)
+        except CookieError:
+            jar = SimpleCookie()
+        morsel = jar.get(cookie)
+        if morsel is not None and morsel.value:
+            return morsel.value
+    offered = headers.get("Sec-WebSocket-Protocol")
+    if offered:
+        for entry in offered.split(","):
+            entry = entry.strip()
+            if entry.startswith(PROTOCOL_TOKEN_PREFIX) and len(entry) > len(PROTOCOL_TOKEN_PREFIX):
+                return entry[len(PROTOCOL_TOKEN_PREFIX) :]
+    return None
+
+
+def redact_query(path: str) -> str:
+    """``path`` with the value of a ``token`` query parameter replaced, for logs."""
+    base, sep, query = path.partition("?")
+    if not sep:
+        return path
+    parts = []
+    for item in query.split("&"):
+        name, eq, _ = item.partition("=")
+        parts.append(f"{name}=[redacted]" if name == "token" and eq else item)
+    return base + "?" + "&".join(parts)

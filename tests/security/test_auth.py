@@ -1,0 +1,145 @@
+"""Token verification and token sources, without a socket."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+import pytest
+
+from switchboard.security.auth import (
+    Authenticator,
+    AuthError,
+    AuthSettings,
+    find_token,
+    redact_query,
+)
+
+from .keys import SECRET, ec_pair, rsa_pair, token
+
+
+def authenticator(**settings: object) -> Authenticator:
+    options: dict[str, object] = {"secret": SECRET, "public_key": rsa_pair()[1]}
+    options.update(settings)
+    return Authenticator(AuthSettings(**options))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_hmac_tokens_verify_with_the_secret(algorithm: str) -> None:
+    identity = authenticator().verify(token(algorithm=algorithm, roles=["member", "admin"]))
+    assert identity.user == "alice"
+    assert identity.roles == {"member", "admin"}
+    assert identity.expires_at is not None and identity.expires_at > time.time()
+
+
+def test_rsa_and_ec_tokens_verify_with_the_public_key() -> None:
+    rsa_private, _ = rsa_pair()
+    assert authenticator().verify(token(key=rsa_private, algorithm="RS256")).user == "alice"
+    ec_private, ec_public = ec_pair()
+    signed = token(key=ec_private, algorithm="ES256", roles="a b")
+    identity = authenticator(public_key=ec_public).verify(signed)
+    assert identity.roles == {"a", "b"}
+
+
+def forged_none() -> str:
+    def part(obj: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'sub': 'mallory', 'exp': 2**40})}."
+
+
+def confused() -> str:
+    """An HS256 token whose "secret" is the server's RSA public key (algorithm confusion)."""
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(b'{"sub":"mallory","exp":9999999999}').rstrip(b"=")
+
+    signing_input = header + b"." + body
+    mac = hmac.new(rsa_pair()[1].encode(), signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda: token(expires_in=-60), "token expired"),
+        (lambda: token(key="another-secret-another-secret-another-secret"), "invalid token"),
+        (lambda: token(sub=None), "token lacks the 'sub' claim"),
+        (lambda: token(expires_in=None), "token lacks the 'exp' claim"),
+        (lambda: token(nbf=int(time.time()) + 600), "token not yet valid"),
+        (forged_none, "algorithm 'none' not accepted"),
+        (lambda: "not-a-jwt", "malformed token"),
+        (confused, "invalid token"),
+    ],
+    ids=[
+        "expired",
+        "forged",
+        "no-sub",
+        "no-exp",
+        "not-yet-valid",
+        "alg-none",
+        "garbage",
+        "confusion",
+    ],
+)
+def test_bad_tokens_are_refused_with_a_reason(make: object, reason: str) -> None:
+    with pytest.raises(AuthError) as refused:
+        authenticator().verify(make())  # type: ignore[operator]
+    assert refused.value.reason == reason
+    assert (refused.value.status, refused.value.close_code) == (403, 4403)
+
+
+def test_confusion_fails_even_when_only_the_public_key_is_configured() -> None:
+    with pytest.raises(AuthError):
+        authenticator(secret=None).verify(confused())
+    with pytest.raises(AuthError, match="HS256 not accepted"):
+        authenticator(secret=None).verify(token())
+
+
+def test_audience_issuer_and_leeway() -> None:
+    strict = authenticator(audience="chat", issuer="https://id.example")
+    good = token(aud="chat", iss="https://id.example")
+    assert strict.verify(good).user == "alice"
+    with pytest.raises(AuthError, match="wrong audience"):
+        strict.verify(token(aud="billing", iss="https://id.example"))
+    with pytest.raises(AuthError, match="wrong issuer"):
+        strict.verify(token(aud="chat", iss="https://evil.example"))
+    just_expired = token(expires_in=-5)
+    assert authenticator(leeway=30).verify(just_expired).user == "alice"
+    with pytest.raises(AuthError, match="expired"):
+        authenticator(leeway=0).verify(just_expired)
+
+
+def test_missing_token_is_401_unless_anonymous_is_allowed() -> None:
+    with pytest.raises(AuthError) as refused:
+        authenticator().authenticate(b"/ws", {})
+    assert (refused.value.status, refused.value.close_code) == (401, 4401)
+    assert authenticator(anonymous=True).authenticate(b"/ws", {}).user is None
+    with pytest.raises(AuthError):  # anonymous allowed, but a bad token is still refused
+        authenticator(anonymous=True).authenticate(b"/ws?token=bad", {})
+
+
+def test_token_sources_in_documented_order() -> None:
+    headers = {
+        "Authorization": "Bearer from-header",
+        "Cookie": "theme=dark; token=from-cookie",
+        "Sec-WebSocket-Protocol": "v1.json, bearer.from-protocol",
+    }
+    assert find_token(b"/ws?token=from-query", headers, "token") == "from-header"
+    del headers["Authorization"]
+    assert find_token(b"/ws?a=1&token=from-query", headers, "token") == "from-query"
+    assert find_token(b"/ws", headers, "token") == "from-cookie"
+    del headers["Cookie"]
+    assert find_token(b"/ws", headers, "token") == "from-protocol"
+    assert find_token(b"/ws", {"Authorization": "Basic abc"}, "token") is None
+    assert find_token(b"/ws", {"Cookie": 'broken="; token'}, "token") is None
+
+
+def test_redact_query_hides_the_token_only() -> None:
+    secret = jwt.encode({"sub": "x"}, SECRET, algorithm="HS256")
+    redacted = redact_query(f"/ws?room=1&token={secret}&x=2")
+    assert secret not in redacted
+    assert redacted == "/ws?room=1&token=[redacted]&x=2"
