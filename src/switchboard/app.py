@@ -189,6 +189,9 @@ class App:
             channel_options=self._channel_options,
             max_subscriptions=s.max_subscriptions,
             raw_echo=s.raw_echo,
+            message_rate=s.message_rate,
+            message_burst=s.message_burst,
+            flood_strikes=s.flood_strikes,
         )
         for message_type in self._removed:
             node.router.remove(message_type)

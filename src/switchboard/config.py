@@ -91,6 +91,9 @@ CLI_GROUPS: dict[str, str] = {
             "auth_cookie",
             "auth_style",
             "allow_anonymous",
+            "message_rate",
+            "message_burst",
+            "flood_strikes",
             "allowed_origin",
             "require_origin",
         ),
@@ -211,6 +214,17 @@ class Settings(BaseSettings):
     )
     allow_anonymous: bool = Field(
         False, description="With authentication on, also admit clients that send no token."
+    )
+    message_rate: float = Field(
+        0.0, ge=0, description="Messages per second one connection may send; 0: no limit."
+    )
+    message_burst: int = Field(
+        0, ge=0, description="Messages a connection may send at once (0: the rate, at least 1)."
+    )
+    flood_strikes: int = Field(
+        50,
+        ge=1,
+        description="Refused messages in a row after which a connection is closed 1008.",
     )
     allowed_origin: list[str] = Field(
         default_factory=list,

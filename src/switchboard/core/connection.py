@@ -44,6 +44,9 @@ class Connection:
         "pending",
         "pending_bytes",
         "ping_sent_at",
+        "rate_stamp",
+        "rate_strikes",
+        "rate_tokens",
         "remote",
         "roles",
         "transport",
@@ -85,6 +88,10 @@ class Connection:
         self.closing = False
         #: Loop time of the unanswered heartbeat ping, 0.0 when none is outstanding.
         self.ping_sent_at = 0.0
+        #: Message rate limit state (``core/ratelimit.py``): a full bucket at the first message.
+        self.rate_tokens = 0.0
+        self.rate_stamp = 0.0
+        self.rate_strikes = 0
         #: Created only while a fragmented message is being received.
         self.assembler: MessageAssembler | None = None
 

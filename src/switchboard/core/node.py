@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from ..broker.base import Broker
-from ..protocol.codes import CloseCode
+from ..protocol.codes import CloseCode, ErrorCode
 from ..protocol.envelope import Welcome
 from ..protocol.frames import encode_frame
 from ..protocol.wire import PLAIN_JSON, Wire
@@ -28,6 +28,7 @@ from .heartbeat import Heartbeat
 from .hooks import MAX_BACKLOG, ConnectHook, DisconnectHook, Reject
 from .hub import Hub
 from .outbox import Outbox, SlowConsumerPolicy
+from .ratelimit import MessageRateLimit
 from .registry import Registry
 from .router import Router
 
@@ -50,6 +51,9 @@ class Node:
         channel_options: Callable[[str], ChannelOptions],
         max_subscriptions: int = 1000,
         raw_echo: bool = False,
+        message_rate: float = 0.0,
+        message_burst: int = 0,
+        flood_strikes: int = 50,
     ) -> None:
         self.loop = loop
         self.node_id = node_id
@@ -68,6 +72,16 @@ class Node:
         self.on_message: Callable[[Connection, int, bytes], None] = (
             self.echo_raw if raw_echo else self.router.on_message
         )
+        if message_rate > 0:
+            limit = MessageRateLimit(
+                message_rate,
+                message_burst or max(1, round(message_rate)),
+                flood_strikes,
+                on_refused=self._rate_refused,
+                on_flood=self._flood,
+            )
+            self.on_message = limit.guard(self.on_message)
+        self._message_rate = message_rate
         self.connect_hook: ConnectHook | None = None
         self.disconnect_hook: DisconnectHook | None = None
         self._welcome_interval = ping_interval
@@ -249,6 +263,14 @@ class Node:
             limit_bytes=self.outbox.limit,
         )
         self.close(conn, CloseCode.SLOW_CONSUMER, "slow consumer: send queue full", fail=True)
+
+    def _rate_refused(self, conn: Connection) -> None:
+        message = f"over {self._message_rate:g} messages/s; this message was dropped"
+        self.hub.send_error(conn, ErrorCode.RATE_LIMIT_EXCEEDED, message)
+
+    def _flood(self, conn: Connection) -> None:
+        log.warning("message_flood", connection_id=conn.id, remote=conn.remote, user=conn.user)
+        self.close(conn, CloseCode.POLICY_VIOLATION, "message rate exceeded")
 
     def _heartbeat_timeout(self, conn: Connection) -> None:
         log.info("heartbeat_timeout", connection_id=conn.id, remote=conn.remote)
