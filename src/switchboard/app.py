@@ -27,6 +27,7 @@ from .protocol.subprotocols import CODECS
 from .security.auth import Authenticator, AuthSettings
 from .security.gate import HandshakeGate
 from .security.origin import OriginPolicy
+from .security.refresh import install_refresh
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen
@@ -193,6 +194,9 @@ class App:
             message_burst=s.message_burst,
             flood_strikes=s.flood_strikes,
         )
+        gate = _gate(s)
+        if gate.auth is not None:  # a built-in route: the app may replace or remove it
+            install_refresh(node.router, node.hub, node.expiry, gate.auth)
         for message_type in self._removed:
             node.router.remove(message_type)
         for message_type, (route_handler, roles) in self._routes.items():
@@ -209,7 +213,7 @@ class App:
             codecs=CODECS,
             deflate=_deflate(s),
             unsupported_subprotocol=s.unsupported_subprotocol,
-            gate=_gate(s),
+            gate=gate,
         )
         self._server = await listen(
             handler,
@@ -279,6 +283,7 @@ def _gate(s: Settings) -> HandshakeGate:
         roles_claim=s.jwt_roles_claim,
         cookie=s.auth_cookie,
         anonymous=s.allow_anonymous,
+        replay_protection=s.jwt_replay_protection,
     )
     authenticator = Authenticator(auth) if auth.enabled else None
     return HandshakeGate(origins, authenticator, in_band=s.auth_style == "close")

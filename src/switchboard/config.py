@@ -89,6 +89,7 @@ CLI_GROUPS: dict[str, str] = {
             "jwt_leeway",
             "jwt_roles_claim",
             "auth_cookie",
+            "jwt_replay_protection",
             "auth_style",
             "allow_anonymous",
             "message_rate",
@@ -207,6 +208,10 @@ class Settings(BaseSettings):
     )
     jwt_roles_claim: str = Field("roles", description="Claim holding the user's roles.")
     auth_cookie: str = Field("token", description="Cookie that may carry the token.")
+    jwt_replay_protection: bool = Field(
+        False,
+        description="Refuse a token whose jti was already used on this node while it is valid.",
+    )
     auth_style: Literal["http", "close"] = Field(
         "http",
         description="Refuse a bad handshake with HTTP 401/403 (http) or accept and close "

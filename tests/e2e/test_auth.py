@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -132,3 +133,38 @@ async def test_well_behaved_client_is_served_while_bad_handshakes_fly(
     assert "handshake_rejected" in everything
     for secret in (good, forged, SECRET):
         assert secret not in everything
+
+
+async def test_token_expiry_closes_4410_unless_refreshed(start_server: StartServer) -> None:
+    app = await start_server(jwt_secret=SECRET, jwt_leeway=0)
+    url = ws_url(app)
+    short = token("eve", expires_in=2)
+    async with websockets.connect(f"{url}?token={short}") as lapsing:
+        await recv_json(lapsing)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(lapsing.recv(), timeout(6))
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4410, "token expired")
+
+    async with websockets.connect(f"{url}?token={token('eve', expires_in=2)}") as renewed:
+        await recv_json(renewed)
+        await renewed.send(json.dumps({"type": "refresh", "token": "garbage", "id": 1}))
+        assert (await recv_json(renewed))["code"] == "UNAUTHORIZED"
+        other = token("mallory", expires_in=300)
+        await renewed.send(json.dumps({"type": "refresh", "token": other, "id": 2}))
+        assert (await recv_json(renewed))["code"] == "FORBIDDEN"
+        fresh = token("eve", expires_in=300, roles=["admin"])
+        await renewed.send(json.dumps({"type": "refresh", "token": fresh, "id": 3}))
+        assert await recv_json(renewed) == {"type": "ack", "id": 3}
+        await asyncio.sleep(3)  # past the first token's expiry
+        await renewed.send('{"type":"echo","data":"alive"}')
+        assert (await recv_json(renewed))["data"] == "alive"
+
+
+async def test_replayed_token_is_refused(start_server: StartServer) -> None:
+    app = await start_server(jwt_secret=SECRET, jwt_replay_protection=True)
+    url = ws_url(app)
+    once = token("ann", jti="one-time")
+    assert (await welcome_of(f"{url}?token={once}"))["type"] == "welcome"
+    status, body = await refused_status(f"{url}?token={once}")
+    assert (status, body) == (403, b'{"error":"token already used"}')

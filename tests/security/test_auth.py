@@ -15,6 +15,7 @@ from switchboard.security.auth import (
     Authenticator,
     AuthError,
     AuthSettings,
+    SeenTokenIds,
     find_token,
     redact_query,
 )
@@ -143,3 +144,26 @@ def test_redact_query_hides_the_token_only() -> None:
     redacted = redact_query(f"/ws?room=1&token={secret}&x=2")
     assert secret not in redacted
     assert redacted == "/ws?room=1&token=[redacted]&x=2"
+
+
+def test_replay_protection_refuses_a_token_id_seen_before() -> None:
+    guarded = authenticator(replay_protection=True)
+    once = token(jti="t-1")
+    assert guarded.verify(once).user == "alice"
+    with pytest.raises(AuthError, match="token already used"):
+        guarded.verify(once)
+    assert guarded.verify(token(jti="t-2")).user == "alice"
+    plain = token()  # no jti: nothing to track
+    assert guarded.verify(plain).user == guarded.verify(plain).user == "alice"
+    assert authenticator().verify(once).user == "alice"  # off by default
+
+
+def test_seen_token_ids_forget_expired_ones() -> None:
+    seen = SeenTokenIds()
+    seen.SWEEP_EVERY = 3  # type: ignore[misc]
+    now = time.time()
+    assert seen.first_use("old", now - 1)  # already expired when stored
+    assert seen.first_use("old", now + 60)  # so it may be used again
+    assert not seen.first_use("old", now + 60)
+    seen.first_use("a", now - 1)
+    assert len(seen) == 1  # the sweep on the third insertion dropped "a"

@@ -23,6 +23,7 @@ from ..protocol.frames import encode_frame
 from ..protocol.wire import PLAIN_JSON, Wire
 from .channels import ChannelOptions, Channels
 from .connection import Connection, Transport
+from .expiry import CredentialExpiry
 from .handlers import install_builtin_routes
 from .heartbeat import Heartbeat
 from .hooks import MAX_BACKLOG, ConnectHook, DisconnectHook, Reject
@@ -82,6 +83,7 @@ class Node:
             )
             self.on_message = limit.guard(self.on_message)
         self._message_rate = message_rate
+        self.expiry = CredentialExpiry(loop, self._token_expired)
         self.connect_hook: ConnectHook | None = None
         self.disconnect_hook: DisconnectHook | None = None
         self._welcome_interval = ping_interval
@@ -97,14 +99,18 @@ class Node:
         wire: Wire = PLAIN_JSON,
         user: Any = None,
         roles: frozenset[str] = frozenset(),
+        expires_at: float | None = None,
     ) -> Connection:
         """Register a connection whose handshake just completed; greet it once accepted.
-        ``user`` and ``roles``: who the handshake proved the client is (authentication)."""
+        ``user`` and ``roles``: who the handshake proved the client is (authentication);
+        ``expires_at``: when that proof (a token) runs out, as Unix time."""
         conn_id = "c-" + secrets.token_urlsafe(12)
         conn = Connection(conn_id, transport, remote, time.monotonic(), wire)
         if user is not None:
             conn.user = user
             conn.roles = roles
+        if expires_at is not None:
+            self.expiry.set(conn, expires_at)
         self.registry.add(conn)
         self.connections_total += 1
         log.info(
@@ -197,6 +203,7 @@ class Node:
         """The socket is gone: forget the connection."""
         conn.closing = True
         conn.backlog = None
+        self.expiry.cancel(conn)
         self.registry.remove(conn)
         self.outbox.discard(conn)
         if self._emptied is not None and not self.registry:
@@ -263,6 +270,10 @@ class Node:
             limit_bytes=self.outbox.limit,
         )
         self.close(conn, CloseCode.SLOW_CONSUMER, "slow consumer: send queue full", fail=True)
+
+    def _token_expired(self, conn: Connection) -> None:
+        log.info("token_expired", connection_id=conn.id, user=conn.user)
+        self.close(conn, CloseCode.TOKEN_EXPIRED, "token expired")
 
     def _rate_refused(self, conn: Connection) -> None:
         message = f"over {self._message_rate:g} messages/s; this message was dropped"

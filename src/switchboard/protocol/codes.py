@@ -21,6 +21,7 @@ class CloseCode(IntEnum):
     SLOW_CONSUMER = 4008
     NO_TOKEN = 4401
     INVALID_TOKEN = 4403
+    TOKEN_EXPIRED = 4410
 
 
 #: Close codes after which a client should reconnect (with backoff); the others are terminal

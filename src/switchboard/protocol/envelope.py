@@ -43,6 +43,8 @@ class Envelope(msgspec.Struct, frozen=True):
     channel: str | None = None
     to: Target | None = None
     recover_from: Position | None = None
+    #: A fresh credential (``refresh``).
+    token: str | None = None
 
     def value(self) -> Any:
         """``data`` decoded to Python, whatever the connection's codec; the raw bytes stay

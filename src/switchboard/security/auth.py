@@ -11,6 +11,7 @@ HMAC token "signed" with the public key (algorithm confusion) and ``alg: none`` 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
@@ -40,6 +41,8 @@ class AuthSettings:
     cookie: str = "token"
     #: Let clients without a token in (as user ``None``); a bad token is refused anyway.
     anonymous: bool = False
+    #: Refuse a token whose ``jti`` this node already accepted and that has not expired.
+    replay_protection: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -82,6 +85,7 @@ class Authenticator:
 
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
+        self._seen = SeenTokenIds()
 
     def authenticate(self, path: bytes, headers: Mapping[str, str]) -> Identity:
         """The identity of a handshake; raises :class:`AuthError` when it must be refused."""
@@ -91,6 +95,13 @@ class Authenticator:
                 return ANONYMOUS
             raise AuthError(True, "authentication required")
         return self.verify(token)
+
+    def _first_use(self, claims: Mapping[str, Any]) -> bool:
+        """False for a ``jti`` already accepted while its token is still valid."""
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            return True  # nothing to track
+        return self._seen.first_use(jti, float(claims["exp"]) + self.settings.leeway)
 
     def verify(self, token: str) -> Identity:
         """Check signature and claims; the reason given never contains the token."""
@@ -130,12 +141,39 @@ class Authenticator:
             raise AuthError(False, f"token lacks the {exc.claim!r} claim") from None
         except (jwt.InvalidTokenError, ValueError, TypeError):
             raise AuthError(False, "invalid token") from None
+        if s.replay_protection and not self._first_use(claims):
+            raise AuthError(False, "token already used")
         return Identity(
             user=str(claims["sub"]),
             roles=_roles(claims.get(s.roles_claim)),
             expires_at=float(claims["exp"]),
             claims=claims,
         )
+
+
+class SeenTokenIds:
+    """Token ids accepted so far, each kept until its token expires (memory is bounded by
+    the tokens alive at once; expired ids are swept every ``SWEEP_EVERY`` insertions)."""
+
+    SWEEP_EVERY = 1024
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._inserts = 0
+
+    def first_use(self, jti: str, until: float) -> bool:
+        now = time.time()
+        seen = self._until.get(jti)
+        if seen is not None and seen > now:
+            return False
+        self._until[jti] = until
+        self._inserts += 1
+        if self._inserts % self.SWEEP_EVERY == 0:
+            self._until = {k: v for k, v in self._until.items() if v > now}
+        return True
+
+    def __len__(self) -> int:
+        return len(self._until)
 
 
 def _roles(value: Any) -> frozenset[str]:

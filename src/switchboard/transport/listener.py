@@ -105,7 +105,9 @@ class Listener(WSListener):
             transport.disconnect()
             return
         identity = self.identity
-        self.conn = self.node.open(self, remote, self.wire, identity.user, identity.roles)
+        self.conn = self.node.open(
+            self, remote, self.wire, identity.user, identity.roles, identity.expires_at
+        )
         self.identity = ANONYMOUS  # the connection holds it now
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:

@@ -56,6 +56,7 @@ def decode(payload: bytes) -> MsgpackEnvelope:
         channel=pb.channel or None,
         to=to,
         recover_from=recover_from,
+        token=pb.token or None,
     )
 
 
