@@ -26,6 +26,7 @@ from .protocol.envelope import Direct, Member, encode
 from .protocol.subprotocols import CODECS
 from .security.auth import Authenticator, AuthSettings
 from .security.gate import HandshakeGate
+from .security.limits import AddressLimits, AddressLimitSettings, address_of, trusted_proxies
 from .security.origin import OriginPolicy
 from .security.refresh import install_refresh
 from .transport.handshake import HandshakeState, UpgradeHandler
@@ -197,6 +198,9 @@ class App:
         gate = _gate(s)
         if gate.auth is not None:  # a built-in route: the app may replace or remove it
             install_refresh(node.router, node.hub, node.expiry, gate.auth)
+        if gate.limits is not None:
+            limits = gate.limits
+            node.on_flood = lambda conn: limits.strike(address_of(conn.remote), "message flood")
         for message_type in self._removed:
             node.router.remove(message_type)
         for message_type, (route_handler, roles) in self._routes.items():
@@ -286,7 +290,17 @@ def _gate(s: Settings) -> HandshakeGate:
         replay_protection=s.jwt_replay_protection,
     )
     authenticator = Authenticator(auth) if auth.enabled else None
-    return HandshakeGate(origins, authenticator, in_band=s.auth_style == "close")
+    limit_settings = AddressLimitSettings(
+        max_per_address=s.max_connections_per_address,
+        rate=s.connection_rate_per_address,
+        burst=s.connection_burst_per_address,
+        ban_after=s.ban_after,
+        ban_window=s.ban_window,
+        ban_duration=s.ban_duration,
+        trusted_proxies=trusted_proxies(s.trusted_proxies),
+    )
+    limits = AddressLimits(limit_settings) if limit_settings.enabled else None
+    return HandshakeGate(origins, authenticator, limits, in_band=s.auth_style == "close")
 
 
 def _deflate(s: Settings) -> Deflate | None:

@@ -95,6 +95,13 @@ CLI_GROUPS: dict[str, str] = {
             "message_rate",
             "message_burst",
             "flood_strikes",
+            "max_connections_per_address",
+            "connection_rate_per_address",
+            "connection_burst_per_address",
+            "ban_after",
+            "ban_window",
+            "ban_duration",
+            "trusted_proxies",
             "allowed_origin",
             "require_origin",
         ),
@@ -230,6 +237,27 @@ class Settings(BaseSettings):
         50,
         ge=1,
         description="Refused messages in a row after which a connection is closed 1008.",
+    )
+    max_connections_per_address: int = Field(
+        0, ge=0, description="Open connections one client address may hold; 0: no limit."
+    )
+    connection_rate_per_address: float = Field(
+        0.0, ge=0, description="New connections per second per address; 0: no limit."
+    )
+    connection_burst_per_address: int = Field(
+        0, ge=0, description="New connections an address may open at once (0: the rate, >= 1)."
+    )
+    ban_after: int = Field(
+        0,
+        ge=0,
+        description="Refusals (limits, bad tokens, message floods) within ban_window that ban "
+        "an address; 0: never ban.",
+    )
+    ban_window: float = Field(60.0, gt=0, description="Seconds over which refusals count.")
+    ban_duration: float = Field(300.0, gt=0, description="Seconds a ban lasts.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxy addresses or networks whose X-Forwarded-For is believed.",
     )
     allowed_origin: list[str] = Field(
         default_factory=list,

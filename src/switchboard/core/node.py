@@ -84,6 +84,8 @@ class Node:
             self.on_message = limit.guard(self.on_message)
         self._message_rate = message_rate
         self.expiry = CredentialExpiry(loop, self._token_expired)
+        #: Told about every connection closed for flooding (address bans listen here).
+        self.on_flood: Callable[[Connection], None] | None = None
         self.connect_hook: ConnectHook | None = None
         self.disconnect_hook: DisconnectHook | None = None
         self._welcome_interval = ping_interval
@@ -282,6 +284,8 @@ class Node:
     def _flood(self, conn: Connection) -> None:
         log.warning("message_flood", connection_id=conn.id, remote=conn.remote, user=conn.user)
         self.close(conn, CloseCode.POLICY_VIOLATION, "message rate exceeded")
+        if self.on_flood is not None:
+            self.on_flood(conn)
 
     def _heartbeat_timeout(self, conn: Connection) -> None:
         log.info("heartbeat_timeout", connection_id=conn.id, remote=conn.remote)

@@ -8,9 +8,13 @@ from dataclasses import dataclass
 import structlog
 
 from .auth import ANONYMOUS, Authenticator, AuthError, Identity, redact_query
+from .limits import AddressLimits
 from .origin import OriginPolicy
 
 log = structlog.get_logger("switchboard.security")
+
+#: Close code of an address refused in-band (limits, bans).
+TOO_MANY_CONNECTIONS = 4001
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,38 +31,73 @@ class Refusal:
     in_band: bool = False
 
 
-class HandshakeGate:
-    """Origin allowlist, then authentication."""
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A handshake that passed: who the client is and the address it was counted under."""
 
-    __slots__ = ("auth", "in_band", "origins")
+    identity: Identity
+    address: str
+    #: True when the address limits counted this connection (release it when it closes).
+    counted: bool = False
+
+
+class HandshakeGate:
+    """Address bans, Origin allowlist, authentication, then per-address limits."""
+
+    __slots__ = ("auth", "in_band", "limits", "origins")
 
     def __init__(
-        self, origins: OriginPolicy, auth: Authenticator | None, *, in_band: bool = False
+        self,
+        origins: OriginPolicy,
+        auth: Authenticator | None,
+        limits: AddressLimits | None = None,
+        *,
+        in_band: bool = False,
     ) -> None:
         self.origins = origins
         self.auth = auth
-        #: ``auth_style = "close"``: authentication failures are closes 4401/4403, not HTTP.
+        self.limits = limits
+        #: ``auth_style = "close"``: refusals are close codes after the upgrade, not HTTP.
         self.in_band = in_band
 
-    def check(self, path: bytes, headers: Mapping[str, str]) -> Identity | Refusal:
+    def check(self, path: bytes, headers: Mapping[str, str], peer: str) -> Admission | Refusal:
+        limits = self.limits
+        address = peer if limits is None else limits.client_address(peer, headers)
+        if limits is not None and limits.banned(address):
+            return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, "address banned")
         origin = headers.get("Origin")
         if not self.origins.allows(origin):
             reason = "origin not allowed" if origin else "origin required"
-            self._log(path, reason, origin)
+            self._log(path, address, reason, origin)
             return Refusal(403, 1008, reason)
-        if self.auth is None:
-            return ANONYMOUS
-        try:
-            return self.auth.authenticate(path, headers)
-        except AuthError as exc:
-            self._log(path, exc.reason, origin)
-            return Refusal(exc.status, exc.close_code, exc.reason, self.in_band)
+        identity = ANONYMOUS
+        if self.auth is not None:
+            try:
+                identity = self.auth.authenticate(path, headers)
+            except AuthError as exc:
+                if limits is not None:
+                    limits.strike(address, exc.reason)
+                self._log(path, address, exc.reason, origin)
+                return Refusal(exc.status, exc.close_code, exc.reason, self.in_band)
+        if limits is None:
+            return Admission(identity, address)
+        why = limits.admit(address)
+        if why is not None:
+            return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, why)
+        return Admission(identity, address, counted=True)
+
+    def _refused(
+        self, path: bytes, address: str, status: int, close_code: int, reason: str
+    ) -> Refusal:
+        self._log(path, address, reason, None)
+        return Refusal(status, close_code, reason, self.in_band)
 
     @staticmethod
-    def _log(path: bytes, reason: str, origin: str | None) -> None:
+    def _log(path: bytes, address: str, reason: str, origin: str | None) -> None:
         log.info(
             "handshake_rejected",
             reason=reason,
+            address=address,
             origin=origin,
             path=redact_query(path.decode("latin-1")),
         )

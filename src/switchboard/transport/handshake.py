@@ -21,8 +21,9 @@ from ..protocol.codecs import JSON, Codec
 from ..protocol.codes import CloseCode
 from ..protocol.deflate import Deflate, Negotiated
 from ..protocol.wire import PLAIN_JSON, Wire
-from ..security.auth import ANONYMOUS, PROTOCOL_TOKEN_PREFIX, Identity
-from ..security.gate import HandshakeGate, Refusal
+from ..security.auth import PROTOCOL_TOKEN_PREFIX
+from ..security.gate import Admission, HandshakeGate, Refusal
+from ..security.limits import host_of
 from ..security.origin import OriginPolicy
 from .listener import Listener, ListenerLimits
 
@@ -72,7 +73,7 @@ class UpgradeHandler:
         self.gate = gate or HandshakeGate(OriginPolicy(), None)
 
     def __call__(
-        self, request: WSUpgradeRequest
+        self, request: WSUpgradeRequest, peer: object = None
     ) -> WSUpgradeResponseWithListener | Listener | None:
         path = request.path.split(b"?", 1)[0]
         if path == b"/health":
@@ -99,14 +100,14 @@ class UpgradeHandler:
                 )
             )
             return self._reject(503, "maximum connection limit reached")
-        checked = self.gate.check(request.path, headers)
+        checked = self.gate.check(request.path, headers, host_of(peer))
         if isinstance(checked, Refusal) and not checked.in_band:
             self.rejected += 1
             return _respond_error(checked.status, _error_body(checked.reason))
         return self._upgrade(headers, checked)
 
     def _upgrade(
-        self, headers: Mapping[str, str], checked: Identity | Refusal
+        self, headers: Mapping[str, str], checked: Admission | Refusal
     ) -> WSUpgradeResponseWithListener | Listener:
         """Negotiate the subprotocol and compression; hand picows the connection's listener."""
         extra: dict[str, str] = {}
@@ -119,6 +120,7 @@ class UpgradeHandler:
                 extra["Sec-WebSocket-Protocol"] = codec.name
             elif self.refuse_unsupported:
                 supported = ", ".join(self.codecs)
+                self._release(checked)
                 return self._reject(400, f"unsupported subprotocol; supported: {supported}")
             else:
                 refusal = Refusal(400, CloseCode.PROTOCOL_ERROR, "Unsupported subprotocol", True)
@@ -129,12 +131,18 @@ class UpgradeHandler:
             extra["Sec-WebSocket-Extensions"] = negotiated.header
         wire = PLAIN_JSON if codec is None else self._wire(codec, negotiated)
         inflater = None if negotiated is None else negotiated.inflater
-        identity = checked if isinstance(checked, Identity) else ANONYMOUS
-        listener = Listener(self.node, self.limits, wire, inflater, identity, refusal)
+        listener = Listener(self.node, self.limits, wire, inflater, refusal=refusal)
+        if isinstance(checked, Admission):
+            listener.admitted(checked, self._release if checked.counted else None)
         if not extra:
             return listener
         response = WSUpgradeResponse.create_101_response(extra_headers=extra)
         return WSUpgradeResponseWithListener(response, listener)
+
+    def _release(self, checked: Admission | Refusal) -> None:
+        """A counted connection is gone (or never got upgraded): uncount it."""
+        if isinstance(checked, Admission) and checked.counted and self.gate.limits is not None:
+            self.gate.limits.closed(checked.address)
 
     def _select_codec(self, offered: str) -> Codec | None:
         """The first protocol the client offers that we support (RFC 6455 section 4.2.2)."""

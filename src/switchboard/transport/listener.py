@@ -7,6 +7,8 @@ socket through this object without knowing picows.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from functools import partial
 from typing import cast
 
 import structlog
@@ -21,7 +23,7 @@ from ..protocol.deflate import DeflateError, Inflater
 from ..protocol.frames import Opcode
 from ..protocol.wire import PLAIN_JSON, Wire
 from ..security.auth import ANONYMOUS, Identity
-from ..security.gate import Refusal
+from ..security.gate import Admission, Refusal
 
 log = structlog.get_logger("switchboard.transport")
 
@@ -47,12 +49,14 @@ class Listener(WSListener):
         "_abort_handle",
         "_raw",
         "_ws",
+        "address",
         "conn",
         "identity",
         "inflater",
         "limits",
         "node",
         "refusal",
+        "release",
         "wire",
     )
 
@@ -75,6 +79,17 @@ class Listener(WSListener):
         self.inflater = inflater
         self.identity = identity
         self.refusal = refusal
+        #: The client's address as the security checks saw it (None: the socket's peer).
+        self.address: str | None = None
+        #: Called once when the connection ends, to uncount it from the address limits.
+        self.release: Callable[[], None] | None = None
+
+    def admitted(self, admission: Admission, release: Callable[[Admission], None] | None) -> None:
+        """The handshake passed the security checks as ``admission``."""
+        self.identity = admission.identity
+        self.address = admission.address
+        if release is not None:
+            self.release = partial(release, admission)
         self.conn: Connection | None = None
         self._abort_handle: asyncio.TimerHandle | None = None
 
@@ -93,6 +108,8 @@ class Listener(WSListener):
         raw.set_write_buffer_limits(high=self.limits.write_high_water)
         peer = raw.get_extra_info("peername")
         remote = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if self.address is not None and isinstance(peer, tuple) and self.address != peer[0]:
+            remote = f"{self.address} via {remote}"  # forwarded by a trusted proxy
         refusal = self.refusal
         if refusal is not None:
             log.info(
@@ -187,6 +204,9 @@ class Listener(WSListener):
         if self._abort_handle is not None:
             self._abort_handle.cancel()
             self._abort_handle = None
+        if self.release is not None:
+            self.release()
+            self.release = None
         conn = self.conn
         if conn is None:
             return
