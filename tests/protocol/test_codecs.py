@@ -76,6 +76,8 @@ def test_data_translates_between_formats() -> None:
 def test_untranslatable_data_becomes_null_not_an_exception() -> None:
     ext = msgspec.msgpack.encode(msgspec.msgpack.Ext(5, b"xyz"))
     assert bytes(convert_data(ext, DataFormat.MSGPACK, DataFormat.JSON)) == b"null"
+    huge = b"[123456789012345678901234567890]"  # valid JSON, beyond MessagePack's integers
+    assert bytes(convert_data(huge, DataFormat.JSON, DataFormat.MSGPACK)) == b"\xc0"
 
 
 def test_channel_message_carries_foreign_data_after_translation() -> None:

@@ -110,3 +110,10 @@ def test_every_kind_of_server_message_encodes() -> None:
         "r",
         6.0,
     )
+
+
+def test_values_protobuf_cannot_hold_are_still_encoded() -> None:
+    huge = parse({"type": "big_reply", "data": {"n": 10**400, "b": b"\x01"}})
+    fields = huge.value.struct_value.fields
+    assert fields["n"].string_value == str(10**400)  # beyond a double: as text
+    assert fields["b"].string_value == "AQ=="  # bytes inside a value: base64, as in JSON

@@ -114,7 +114,10 @@ def to_value(value: Any, out: Value) -> None:
     elif isinstance(value, bool):
         out.bool_value = value
     elif isinstance(value, int | float):
-        out.number_value = value
+        try:
+            out.number_value = value
+        except (OverflowError, ValueError, TypeError):  # an int beyond a double's range
+            out.string_value = str(value)
     elif isinstance(value, str):
         out.string_value = value
     elif isinstance(value, dict):
