@@ -24,6 +24,7 @@ from .protocol.codes import CloseCode
 from .protocol.deflate import Deflate, DeflateSettings
 from .protocol.envelope import Direct, Member, encode
 from .protocol.subprotocols import CODECS
+from .security.acl import ChannelAccess
 from .security.auth import Authenticator, AuthSettings
 from .security.gate import HandshakeGate
 from .security.limits import AddressLimits, AddressLimitSettings, address_of, trusted_proxies
@@ -150,6 +151,17 @@ class App:
             raise RuntimeError("the app is not running: call start() or run() first")
         return self.node
 
+    def _has_permissions(self) -> bool:
+        s = self.settings
+        return any(
+            ns.subscribe_roles
+            or ns.publish_roles
+            or ns.presence_roles
+            or ns.user_limited
+            or ns.channel_token
+            for ns in (s.channel_defaults, *s.namespaces.values())
+        )
+
     def _channel_options(self, namespace: str) -> ChannelOptions:
         options = self._namespace_cache.get(namespace)
         if options is None:
@@ -198,6 +210,9 @@ class App:
         gate = _gate(s)
         if gate.auth is not None:  # a built-in route: the app may replace or remove it
             install_refresh(node.router, node.hub, node.expiry, gate.auth)
+        if self._has_permissions():
+            access = ChannelAccess(self.settings.namespace, gate.auth)
+            node.channels.access = access.check
         if gate.limits is not None:
             limits = gate.limits
             node.on_flood = lambda conn: limits.strike(address_of(conn.remote), "message flood")

@@ -41,6 +41,23 @@ class NamespaceOptions(BaseModel):
         False,
         description="Whether subscribers get join and leave events (costly in big channels).",
     )
+    subscribe_roles: list[str] = Field(
+        default_factory=list, description="Roles that may subscribe (empty: anyone)."
+    )
+    publish_roles: list[str] = Field(
+        default_factory=list, description="Roles that may publish (empty: anyone)."
+    )
+    presence_roles: list[str] = Field(
+        default_factory=list, description="Roles that may ask for presence (empty: anyone)."
+    )
+    user_limited: bool = Field(
+        False,
+        description="Channels named ...#u1,u2 are open to users u1 and u2 only.",
+    )
+    channel_token: bool = Field(
+        False,
+        description="Subscribing needs a token for the channel (JWT with a `channel` claim).",
+    )
 
 
 #: Settings that are tables, set in the TOML file (or as JSON in the environment), not flags.

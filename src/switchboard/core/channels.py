@@ -69,6 +69,9 @@ class Channels:
         self._joining: dict[str, dict[Connection, list[Publication]]] = {}
         self.users: dict[Any, set[Connection]] = {}
         self.subscriptions_of: dict[Connection, set[str]] = {}
+        #: Permission check ``(conn, channel, namespace, action, msg)`` that raises
+        #: ``RequestError(FORBIDDEN)``; installed by the app when permissions are configured.
+        self.access: Callable[[Connection, str, str, str, Envelope], None] | None = None
 
     # --- broker side ---------------------------------------------------------------------------
 
@@ -84,16 +87,21 @@ class Channels:
 
     # --- requests ------------------------------------------------------------------------------
 
+    def _check(self, conn: Connection, channel: str, action: str, msg: Envelope) -> None:
+        if self.access is not None:
+            self.access(conn, channel, namespace_of(channel), action, msg)
+
     def options(self, channel: str | None) -> tuple[str, ChannelOptions]:
         if not channel or not is_valid_channel(channel):
             raise RequestError(
                 ErrorCode.INVALID_MESSAGE_FORMAT,
-                "a valid 'channel' is required: 1-255 of A-Z a-z 0-9 _ - . : @ # = /",
+                "a valid 'channel' is required: 1-255 of A-Z a-z 0-9 _ - . : @ # = / ,",
             )
         return channel, self.options_for(namespace_of(channel))
 
     async def subscribe(self, conn: Connection, msg: Envelope) -> None:
         channel, options = self.options(msg.channel)
+        self._check(conn, channel, "subscribe", msg)
         if conn in self.subscribers.get(channel, ()):
             # Already live: nothing was missed on this node; confirm where the channel is.
             position = await self.broker.position(channel)
@@ -155,6 +163,7 @@ class Channels:
         channel, options = self.options(msg.channel)
         if not options.publish:
             raise RequestError(ErrorCode.FORBIDDEN, f"clients may not publish to {channel!r}")
+        self._check(conn, channel, "publish", msg)
         data_format = conn.wire.codec.data_format
         position = await self.broker.publish(channel, bytes(msg.data), options.history, data_format)
         if msg.id is not None:
@@ -169,6 +178,7 @@ class Channels:
         channel, options = self.options(msg.channel)
         if not options.presence:
             raise RequestError(ErrorCode.FORBIDDEN, f"presence is off for {channel!r}")
+        self._check(conn, channel, "presence", msg)
         members = await self.broker.presence(channel)
         reply = PresenceReply(
             channel=channel,
