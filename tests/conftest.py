@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -74,7 +75,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_healthy(port: int, proc: subprocess.Popen[str], within: float) -> None:
+def wait_until_healthy(
+    port: int,
+    proc: subprocess.Popen[str],
+    within: float,
+    tls: ssl.SSLContext | None = None,
+) -> None:
     """Poll ``GET /health`` until it answers 200 (the server logs nothing at warning level)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -82,7 +88,8 @@ def wait_until_healthy(port: int, proc: subprocess.Popen[str], within: float) ->
             out = proc.stdout.read() if proc.stdout else ""
             raise AssertionError(f"server exited with {proc.returncode}:\n{out}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
+                sock = raw if tls is None else tls.wrap_socket(raw, server_hostname="localhost")
                 sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
                 if sock.recv(64).startswith(b"HTTP/1.1 200"):
                     return
@@ -95,7 +102,12 @@ def wait_until_healthy(port: int, proc: subprocess.Popen[str], within: float) ->
 class ServerProcess:
     """``switchboard serve`` in a subprocess, with its JSON log lines collected."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.port = free_port()
         cmd = [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port)]
@@ -107,7 +119,7 @@ class ServerProcess:
             env={**os.environ, **(env or {})},
         )
         self.lines: list[str] = []
-        wait_until_healthy(self.port, self.proc, timeout(15))
+        wait_until_healthy(self.port, self.proc, timeout(15), tls)
 
     def wait_for(self, event: str, within: float) -> dict[str, Any]:
         """Read log lines until one has ``event``; return it parsed."""

@@ -30,6 +30,7 @@ from .security.gate import HandshakeGate
 from .security.limits import AddressLimits, AddressLimitSettings, address_of, trusted_proxies
 from .security.origin import OriginPolicy
 from .security.refresh import install_refresh
+from .security.tls import TlsCertificates
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen
@@ -54,6 +55,8 @@ class App:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else Settings()
         self.node: Node | None = None
+        #: The TLS context and its files, when serving wss://.
+        self.tls: TlsCertificates | None = None
         self._routes: dict[str, tuple[RouteHandler, frozenset[str]]] = {}
         self._removed: set[str] = set()
         self._connect_hook: ConnectHook | None = None
@@ -151,6 +154,11 @@ class App:
             raise RuntimeError("the app is not running: call start() or run() first")
         return self.node
 
+    def reload_tls(self) -> bool:
+        """Reload the TLS certificate and key from their files (what SIGHUP does); True on
+        success, False (the old certificate stays) when they cannot be loaded or TLS is off."""
+        return self.tls is not None and self.tls.reload()
+
     def _has_permissions(self) -> bool:
         s = self.settings
         return any(
@@ -192,6 +200,8 @@ class App:
         """Bind the port and start serving; returns once connections are accepted."""
         s = self.settings
         loop = asyncio.get_running_loop()
+        if s.tls_cert is not None and s.tls_key is not None:
+            self.tls = TlsCertificates(s.tls_cert, s.tls_key)
         node = Node(
             loop,
             node_id=s.node_id,
@@ -241,6 +251,7 @@ class App:
             handshake_timeout=s.handshake_timeout,
             max_frame_size=s.max_message_size,
             read_buffer_size=s.read_buffer_size,
+            ssl=None if self.tls is None else self.tls.context,
         )
         await self.broker.start(node.channels)
         self.node = node
@@ -278,6 +289,7 @@ class App:
         stopping = self._stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
         await self.start()
         await stopping.wait()
         log.info("signal_received")

@@ -99,6 +99,8 @@ CLI_GROUPS: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
+            "tls_cert",
+            "tls_key",
             "jwt_secret",
             "jwt_public_key",
             "jwt_audience",
@@ -218,6 +220,10 @@ class Settings(BaseSettings):
     compression_threshold: int = Field(
         256, ge=0, description="Messages shorter than this many bytes are sent uncompressed."
     )
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate chain: serve wss:// (with tls_key); SIGHUP reloads."
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
     jwt_secret: str | None = Field(
         None, description="Shared secret for HS256/384/512 tokens; turns authentication on."
     )
@@ -295,6 +301,16 @@ class Settings(BaseSettings):
     def namespace(self, name: str) -> NamespaceOptions:
         """The options of namespace ``name`` (the defaults when it has no entry)."""
         return self.namespaces.get(name, self.channel_defaults)
+
+    @model_validator(mode="after")
+    def _files_exist(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        for name in ("tls_cert", "tls_key", "jwt_public_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no such file: {path}")
+        return self
 
     @model_validator(mode="after")
     def _queue_fits_a_message(self) -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from ssl import SSLContext
 from typing import Any
 
 from picows import WSAutoPingStrategy, WSUpgradeRequest
@@ -33,6 +34,7 @@ async def listen(
     read_buffer_size: int,
     reuse_port: bool = False,
     backlog: int = 2048,
+    ssl: SSLContext | None = None,
 ) -> asyncio.Server:
     """Start accepting connections; returns the asyncio server (``sockets`` tell the port)."""
 
@@ -71,5 +73,5 @@ async def listen(
     # uvloop's own TCP transport: ~1.3 KB per connection against ~6.7 KB for aiofastnet's
     # (a 4 KiB inline iovec array, a write deque, a poll handle).
     return await loop.create_server(
-        protocol, host=host, port=port, reuse_port=reuse_port, backlog=backlog
+        protocol, host=host, port=port, reuse_port=reuse_port, backlog=backlog, ssl=ssl
     )
