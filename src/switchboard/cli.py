@@ -46,7 +46,7 @@ def serve(**flags: Any) -> None:
         raise typer.Exit(2) from None
     app = load_app(target) if target else App()
     app.settings = settings
-    configure_logging(settings.log_level, settings.log_format, settings.node_id)
+    configure_logging(settings.log_level, settings.log_format, settings.node_id, settings.audit_log)
     app.run()
 
 

@@ -84,7 +84,7 @@ CLI_GROUPS: dict[str, str] = {
         ("ping_interval", "ping_timeout", "close_timeout", "drain_timeout"),
         "Heartbeat and shutdown",
     ),
-    **dict.fromkeys(("log_level", "log_format", "raw_echo"), "Logging and modes"),
+    **dict.fromkeys(("log_level", "log_format", "audit_log", "raw_echo"), "Logging and modes"),
     **dict.fromkeys(
         (
             "unsupported_subprotocol",
@@ -194,6 +194,11 @@ class Settings(BaseSettings):
         "info", description="Lowest level logged."
     )
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
+    audit_log: Path | None = Field(
+        None,
+        description="Also write audit events (connections accepted and refused, "
+        "authorisation failures, bans) to this file as JSON lines.",
+    )
     raw_echo: bool = Field(
         False, description="Conformance mode: echo every message unchanged, no envelope."
     )

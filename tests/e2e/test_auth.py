@@ -10,7 +10,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ..conftest import StartServer, recv_json, timeout, ws_url
+from ..conftest import ServerProcess, StartServer, recv_json, timeout, ws_url
 from ..security.keys import SECRET, rsa_pair, token
 
 
@@ -168,3 +168,33 @@ async def test_replayed_token_is_refused(start_server: StartServer) -> None:
     assert (await welcome_of(f"{url}?token={once}"))["type"] == "welcome"
     status, body = await refused_status(f"{url}?token={once}")
     assert (status, body) == (403, b'{"error":"token already used"}')
+
+
+async def test_audit_log_file_records_security_decisions(tmp_path: Any) -> None:
+    audit_file = tmp_path / "audit.jsonl"
+    namespaces = '{"staff": {"subscribe_roles": ["admin"]}}'
+    server = ServerProcess(
+        ["--jwt-secret", SECRET, "--audit-log", str(audit_file), "--log-level", "warning"],
+        env={"SWITCHBOARD_NAMESPACES": namespaces},
+    )
+    try:
+        url = server.url()
+        good = token("ann")
+        await refused_status(f"{url}?token={token(expires_in=-60)}")
+        async with websockets.connect(f"{url}?token={good}") as ws:
+            await recv_json(ws)
+            await ws.send('{"type":"subscribe","channel":"staff:ops","id":1}')
+            assert (await recv_json(ws))["code"] == "FORBIDDEN"
+    finally:
+        server.stop()
+    assert server.proc.stdout is not None
+    stdout = server.proc.stdout.read()
+    records = [json.loads(line) for line in audit_file.read_text().splitlines()]
+    events = {(r["event"], r.get("reason") or r.get("user")) for r in records}
+    assert ("handshake_rejected", "token expired") in events
+    assert ("connection_accepted", "ann") in events
+    denied = [r for r in records if r["event"] == "authorization_failed"]
+    assert denied and denied[0]["channel"] == "staff:ops" and denied[0]["user"] == "ann"
+    assert good not in audit_file.read_text()
+    # At log level warning, stdout carries none of these info events.
+    assert "handshake_rejected" not in stdout and "connection_accepted" not in stdout

@@ -34,6 +34,8 @@ from .registry import Registry
 from .router import Router
 
 log = structlog.get_logger("switchboard.connection")
+#: Security-relevant events (accepted connections, floods): ``audit_log`` can file them apart.
+audit = structlog.get_logger("switchboard.audit")
 
 
 class Node:
@@ -115,6 +117,7 @@ class Node:
             self.expiry.set(conn, expires_at)
         self.registry.add(conn)
         self.connections_total += 1
+        audit.info("connection_accepted", connection_id=conn.id, remote=remote, user=conn.user)
         log.info(
             "connection_opened",
             connection_id=conn.id,
@@ -282,7 +285,7 @@ class Node:
         self.hub.send_error(conn, ErrorCode.RATE_LIMIT_EXCEEDED, message)
 
     def _flood(self, conn: Connection) -> None:
-        log.warning("message_flood", connection_id=conn.id, remote=conn.remote, user=conn.user)
+        audit.warning("message_flood", connection_id=conn.id, remote=conn.remote, user=conn.user)
         self.close(conn, CloseCode.POLICY_VIOLATION, "message rate exceeded")
         if self.on_flood is not None:
             self.on_flood(conn)

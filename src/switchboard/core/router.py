@@ -26,6 +26,8 @@ SerialHandler = Callable[[Connection, Envelope], Coroutine[Any, Any, None]]
 DEFAULT_ROUTE = "$default"
 
 log = structlog.get_logger("switchboard.router")
+audit = structlog.get_logger("switchboard.audit")
+_DENIED = frozenset({ErrorCode.FORBIDDEN, ErrorCode.UNAUTHORIZED})
 
 
 class Router:
@@ -108,6 +110,8 @@ class Router:
         """Answer a request whose handler raised: its own code for a :class:`RequestError`,
         otherwise ``INTERNAL_ERROR`` (details stay in the log, with the traceback)."""
         if isinstance(exc, RequestError):
+            if exc.code in _DENIED:
+                denied(conn, envelope, exc.message)
             self.hub.send_error(conn, exc.code, exc.message, envelope.id)
             return
         log.error(
@@ -197,6 +201,7 @@ class _AppRoute:
 
     def __call__(self, conn: Connection, msg: Envelope) -> None:
         if self.roles and self.roles.isdisjoint(conn.roles):
+            denied(conn, msg, f"needs one of the roles {sorted(self.roles)}")
             self.router.hub.send_error(
                 conn,
                 ErrorCode.FORBIDDEN,
@@ -242,3 +247,16 @@ class _SerialRoute:
 
 def _explained(exc: EnvelopeError) -> tuple[ErrorCode, str, Any]:
     return exc.code, exc.message, exc.request_id
+
+
+def denied(conn: Connection, envelope: Envelope, reason: str) -> None:
+    """An authorisation failure, for the audit log."""
+    audit.info(
+        "authorization_failed",
+        connection_id=conn.id,
+        remote=conn.remote,
+        user=conn.user,
+        message_type=envelope.type,
+        channel=envelope.channel,
+        reason=reason,
+    )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Literal
 
 import structlog
 
 LogFormat = Literal["json", "console"]
+AUDIT_LOGGER = "switchboard.audit"
 
 _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
@@ -24,8 +26,15 @@ _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
 ]
 
 
-def configure_logging(level: str = "info", fmt: LogFormat = "json", node: str = "") -> None:
-    """Send every log record to stdout as one structured line; idempotent."""
+def configure_logging(
+    level: str = "info", fmt: LogFormat = "json", node: str = "", audit_file: Path | None = None
+) -> None:
+    """Send every log record to stdout as one structured line; idempotent.
+
+    ``audit_file``: the audit events (logger ``switchboard.audit``: every connection accepted
+    or refused and why, authorisation failures, bans, floods) go to this file as JSON lines,
+    whatever ``level`` is, instead of stdout. Without it they are ordinary info lines.
+    """
     renderer: structlog.typing.Processor
     if fmt == "console":
         renderer = structlog.dev.ConsoleRenderer(colors=False)
@@ -57,9 +66,34 @@ def configure_logging(level: str = "info", fmt: LogFormat = "json", node: str = 
     )
     if root.level > logging.DEBUG:
         handler.addFilter(_quiet_picows)
+    _configure_audit(audit_file)
     structlog.contextvars.clear_contextvars()
     if node:
         structlog.contextvars.bind_contextvars(node=node)
+
+
+def _configure_audit(audit_file: Path | None) -> None:
+    audit = logging.getLogger(AUDIT_LOGGER)
+    for old in audit.handlers:
+        old.close()
+    audit.handlers.clear()
+    audit.propagate = True
+    audit.setLevel(logging.NOTSET)
+    if audit_file is None:
+        return
+    file_handler = logging.FileHandler(audit_file, encoding="utf-8")
+    file_handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=_SHARED_PROCESSORS,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    audit.setLevel(logging.INFO)  # always recorded, in their own file only
+    audit.propagate = False
+    audit.addHandler(file_handler)
 
 
 def _quiet_picows(record: logging.LogRecord) -> bool:

@@ -11,7 +11,8 @@ from .auth import ANONYMOUS, Authenticator, AuthError, Identity, redact_query
 from .limits import AddressLimits
 from .origin import OriginPolicy
 
-log = structlog.get_logger("switchboard.security")
+#: Security decisions go to the audit logger (``audit_log`` can give it its own file).
+log = structlog.get_logger("switchboard.audit")
 
 #: Close code of an address refused in-band (limits, bans).
 TOO_MANY_CONNECTIONS = 4001

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import structlog
 
-log = structlog.get_logger("switchboard.security")
+log = structlog.get_logger("switchboard.audit")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
