@@ -82,3 +82,14 @@ def test_namespaces_come_from_toml_tables(tmp_path: Path) -> None:
     assert s.namespace("room").presence is False
     assert s.namespace("chat").history_size == 10  # no entry: the defaults
     assert s.namespace("").publish is True
+
+
+def test_bad_payload_key_and_lonely_tls_file_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"payload_keys\[0\] is not a Fernet key"):
+        Settings(payload_keys=["not-a-key"])
+    cert = tmp_path / "cert.pem"
+    cert.write_text("x")
+    with pytest.raises(ValueError, match="tls_cert and tls_key go together"):
+        Settings(tls_cert=cert)
+    with pytest.raises(ValueError, match="no such file"):
+        Settings(tls_cert=cert, tls_key=tmp_path / "missing.pem")

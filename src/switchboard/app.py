@@ -19,13 +19,14 @@ from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.node import Node
 from .core.router import RouteHandler
-from .protocol.codecs import DataFormat
+from .protocol.codecs import Codec, DataFormat
 from .protocol.codes import CloseCode
 from .protocol.deflate import Deflate, DeflateSettings
 from .protocol.envelope import Direct, Member, encode
 from .protocol.subprotocols import CODECS
 from .security.acl import ChannelAccess
 from .security.auth import Authenticator, AuthSettings
+from .security.crypto import fernet_codec
 from .security.gate import HandshakeGate
 from .security.limits import AddressLimits, AddressLimitSettings, address_of, trusted_proxies
 from .security.origin import OriginPolicy
@@ -239,7 +240,7 @@ class App:
             max_connections=s.max_connections,
             max_header_size=s.max_header_size,
             limits=ListenerLimits(s.max_message_size, s.write_high_water, s.close_timeout),
-            codecs=CODECS,
+            codecs=_codecs(s),
             deflate=_deflate(s),
             unsupported_subprotocol=s.unsupported_subprotocol,
             gate=gate,
@@ -328,6 +329,12 @@ def _gate(s: Settings) -> HandshakeGate:
     )
     limits = AddressLimits(limit_settings) if limit_settings.enabled else None
     return HandshakeGate(origins, authenticator, limits, in_band=s.auth_style == "close")
+
+
+def _codecs(s: Settings) -> tuple[Codec, ...]:
+    if not s.payload_keys:
+        return CODECS
+    return (*CODECS, fernet_codec(s.payload_keys, s.payload_ttl))
 
 
 def _deflate(s: Settings) -> Deflate | None:

@@ -114,6 +114,8 @@ CLI_GROUPS: dict[str, str] = {
             "message_rate",
             "message_burst",
             "flood_strikes",
+            "payload_keys",
+            "payload_ttl",
             "max_connections_per_address",
             "connection_rate_per_address",
             "connection_burst_per_address",
@@ -266,6 +268,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Refused messages in a row after which a connection is closed 1008.",
     )
+    payload_keys: list[str] = Field(
+        default_factory=list,
+        description="Fernet keys for the v1.fernet subprotocol, newest first (rotation).",
+    )
+    payload_ttl: int | None = Field(
+        None, ge=1, description="Refuse v1.fernet messages older than this many seconds."
+    )
     max_connections_per_address: int = Field(
         0, ge=0, description="Open connections one client address may hold; 0: no limit."
     )
@@ -306,6 +315,13 @@ class Settings(BaseSettings):
     def namespace(self, name: str) -> NamespaceOptions:
         """The options of namespace ``name`` (the defaults when it has no entry)."""
         return self.namespaces.get(name, self.channel_defaults)
+
+    @model_validator(mode="after")
+    def _fernet_keys(self) -> Settings:
+        from .security.crypto import validate_keys
+
+        validate_keys(self.payload_keys)
+        return self
 
     @model_validator(mode="after")
     def _files_exist(self) -> Settings:
