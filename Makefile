@@ -7,7 +7,7 @@ NODE_DIR := tests/node
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: run test lint bench conformance proto clean venv node-deps
+.PHONY: run test lint bench conformance conformance-deflate proto clean venv node-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: venv
 ## Autobahn conformance against the raw echo mode (cases 1-11; EXCLUDE= to run all).
 conformance: venv
 	bash scripts/conformance.sh
+
+## Autobahn sections 12 and 13 (permessage-deflate; about 20 minutes).
+conformance-deflate: venv
+	EXCLUDE= TIMEOUT=3600 bash scripts/conformance.sh '12.*' '13.*'
 
 ## Regenerate the v2.proto Python module (committed) from its .proto with grpcio-tools.
 PROTO_SRC := src/switchboard/protocol/proto/envelope.proto

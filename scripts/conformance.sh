@@ -4,7 +4,7 @@
 #
 # Usage: scripts/conformance.sh [CASE_PATTERN ...]      e.g. scripts/conformance.sh '5.*' '6.*'
 #   No pattern = every case except EXCLUDE (default "12.* 13.*", the permessage-deflate
-#   cases; EXCLUDE= runs them too).  Patterns go straight to the shared run.sh.
+#   cases, about 20 minutes more; `make conformance-deflate` runs just those).  Patterns go straight to the shared run.sh.
 # Environment knobs (all optional):
 #   AUTOBAHN_TOOLS  shared autobahn scripts (default: <repo>/../shared/tools/autobahn)
 #   AUTOBAHN_ROOT   autobahn environment + reports (default: $TMPDIR/autobahn or /tmp/autobahn);

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
@@ -18,29 +19,35 @@ from .core.channels import ChannelOptions
 from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.node import Node
-from .core.router import RouteHandler
-from .protocol.codecs import Codec, DataFormat
+from .core.router import RouteHandler, Router
+from .protocol.codecs import DataFormat
 from .protocol.codes import CloseCode
-from .protocol.deflate import Deflate, DeflateSettings
 from .protocol.envelope import Direct, Member, encode
-from .protocol.subprotocols import CODECS
 from .security.acl import ChannelAccess
-from .security.auth import Authenticator, AuthSettings
-from .security.crypto import fernet_codec
-from .security.gate import HandshakeGate
-from .security.limits import AddressLimits, AddressLimitSettings, address_of, trusted_proxies
-from .security.origin import OriginPolicy
+from .security.jwks import JwksKeys
+from .security.limits import address_of
 from .security.refresh import install_refresh
 from .security.tls import TlsCertificates
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen
+from .wiring import codecs, deflate, handshake_gate, has_channel_permissions
 
 log = structlog.get_logger("switchboard.app")
 
 H = TypeVar("H", bound=RouteHandler)
 C = TypeVar("C", bound=ConnectHook)
 D = TypeVar("D", bound=DisconnectHook)
+
+
+@dataclass(frozen=True, slots=True)
+class _RouteOptions:
+    roles: frozenset[str]
+    rate: float | None
+    burst: int | None
+
+    def install(self, router: Router, message_type: str, handler: RouteHandler) -> None:
+        router.add_route(message_type, handler, self.roles, rate=self.rate, burst=self.burst)
 
 
 class App:
@@ -58,7 +65,8 @@ class App:
         self.node: Node | None = None
         #: The TLS context and its files, when serving wss://.
         self.tls: TlsCertificates | None = None
-        self._routes: dict[str, tuple[RouteHandler, frozenset[str]]] = {}
+        self._jwks: JwksKeys | None = None
+        self._routes: dict[str, tuple[RouteHandler, _RouteOptions]] = {}
         self._removed: set[str] = set()
         self._connect_hook: ConnectHook | None = None
         self._disconnect_hook: DisconnectHook | None = None
@@ -71,20 +79,30 @@ class App:
 
     # --- the route table -----------------------------------------------------------------------
 
-    def route(self, message_type: str, *, roles: Iterable[str] | None = None) -> Callable[[H], H]:
+    def route(
+        self,
+        message_type: str,
+        *,
+        roles: Iterable[str] | None = None,
+        rate: float | None = None,
+        burst: int | None = None,
+    ) -> Callable[[H], H]:
         """Decorator: handle messages of ``message_type``; sync or async.
 
         The handler gets ``(conn, msg)``: ``conn.id``, ``conn.user``, ``conn.state``;
         ``msg.type``, ``msg.id`` and ``msg.json()`` (the decoded ``data``). A value it
         returns is sent back as ``{"type": "<type>_reply", "data": value, "id": msg.id}``;
-        an exception becomes an ``INTERNAL_ERROR`` for that request only.
+        an exception becomes an ``INTERNAL_ERROR`` for that request only. ``roles``: the
+        connection needs one of them (else ``FORBIDDEN``); ``rate``/``burst``: requests per
+        second one connection may make here (else ``RATE_LIMIT_EXCEEDED``).
         """
 
         def register(handler: H) -> H:
-            self._routes[message_type] = (handler, frozenset(roles or ()))
+            options = _RouteOptions(frozenset(roles or ()), rate, burst)
+            self._routes[message_type] = (handler, options)
             self._removed.discard(message_type)
             if self.node is not None:
-                self.node.router.add_route(message_type, handler, roles)
+                options.install(self.node.router, message_type, handler)
             return handler
 
         return register
@@ -160,17 +178,6 @@ class App:
         success, False (the old certificate stays) when they cannot be loaded or TLS is off."""
         return self.tls is not None and self.tls.reload()
 
-    def _has_permissions(self) -> bool:
-        s = self.settings
-        return any(
-            ns.subscribe_roles
-            or ns.publish_roles
-            or ns.presence_roles
-            or ns.user_limited
-            or ns.channel_token
-            for ns in (s.channel_defaults, *s.namespaces.values())
-        )
-
     def _channel_options(self, namespace: str) -> ChannelOptions:
         options = self._namespace_cache.get(namespace)
         if options is None:
@@ -217,20 +224,29 @@ class App:
             message_rate=s.message_rate,
             message_burst=s.message_burst,
             flood_strikes=s.flood_strikes,
+            user_message_rate=s.user_message_rate,
+            user_message_burst=s.user_message_burst,
         )
-        gate = _gate(s)
+        gate = handshake_gate(s)
         if gate.auth is not None:  # a built-in route: the app may replace or remove it
             install_refresh(node.router, node.hub, node.expiry, gate.auth)
-        if self._has_permissions():
+            self._jwks = gate.auth.jwks
+            if self._jwks is not None:
+                await self._jwks.fetch()  # before the first handshake; failures are logged
+                self._jwks.start()
+        if has_channel_permissions(s):
             access = ChannelAccess(self.settings.namespace, gate.auth)
             node.channels.access = access.check
+        if s.max_connections_per_user:
+            users = node.channels.users
+            gate.limit_users(s.max_connections_per_user, lambda user: len(users.get(user, ())))
         if gate.limits is not None:
             limits = gate.limits
             node.on_flood = lambda conn: limits.strike(address_of(conn.remote), "message flood")
         for message_type in self._removed:
             node.router.remove(message_type)
-        for message_type, (route_handler, roles) in self._routes.items():
-            node.router.add_route(message_type, route_handler, roles)
+        for message_type, (route_handler, options) in self._routes.items():
+            options.install(node.router, message_type, route_handler)
         node.connect_hook = self._connect_hook
         node.disconnect_hook = self._disconnect_hook
         handler = UpgradeHandler(
@@ -240,8 +256,8 @@ class App:
             max_connections=s.max_connections,
             max_header_size=s.max_header_size,
             limits=ListenerLimits(s.max_message_size, s.write_high_water, s.close_timeout),
-            codecs=_codecs(s),
-            deflate=_deflate(s),
+            codecs=codecs(s),
+            deflate=deflate(s),
             unsupported_subprotocol=s.unsupported_subprotocol,
             gate=gate,
         )
@@ -280,6 +296,8 @@ class App:
         for conn in left:
             conn.transport.abort()
         server.close()
+        if self._jwks is not None:
+            await self._jwks.stop()
         await asyncio.sleep(0)  # let aborted transports report their disconnects
         await self.broker.close()
         log.info("server_stopped", aborted=len(left), connections_total=node.connections_total)
@@ -299,52 +317,3 @@ class App:
     def run(self) -> None:
         """Blocking entry point on uvloop: serve until a signal, drain, return."""
         uvloop.run(self.serve_until_signal())
-
-
-def _gate(s: Settings) -> HandshakeGate:
-    origins = OriginPolicy(s.allowed_origin, require=s.require_origin)
-    public_key = None
-    if s.jwt_public_key is not None:
-        public_key = s.jwt_public_key.read_text()
-    auth = AuthSettings(
-        secret=s.jwt_secret,
-        public_key=public_key,
-        audience=s.jwt_audience,
-        issuer=s.jwt_issuer,
-        leeway=s.jwt_leeway,
-        roles_claim=s.jwt_roles_claim,
-        cookie=s.auth_cookie,
-        anonymous=s.allow_anonymous,
-        replay_protection=s.jwt_replay_protection,
-    )
-    authenticator = Authenticator(auth) if auth.enabled else None
-    limit_settings = AddressLimitSettings(
-        max_per_address=s.max_connections_per_address,
-        rate=s.connection_rate_per_address,
-        burst=s.connection_burst_per_address,
-        ban_after=s.ban_after,
-        ban_window=s.ban_window,
-        ban_duration=s.ban_duration,
-        trusted_proxies=trusted_proxies(s.trusted_proxies),
-    )
-    limits = AddressLimits(limit_settings) if limit_settings.enabled else None
-    return HandshakeGate(origins, authenticator, limits, in_band=s.auth_style == "close")
-
-
-def _codecs(s: Settings) -> tuple[Codec, ...]:
-    if not s.payload_keys:
-        return CODECS
-    return (*CODECS, fernet_codec(s.payload_keys, s.payload_ttl))
-
-
-def _deflate(s: Settings) -> Deflate | None:
-    if s.compression == "off":
-        return None
-    settings = DeflateSettings(
-        context_takeover=s.compression_context_takeover,
-        window_bits=s.compression_window_bits,
-        memory_level=s.compression_memory_level,
-        level=s.compression_level,
-        threshold=s.compression_threshold,
-    )
-    return Deflate(settings, s.max_message_size)

@@ -103,6 +103,8 @@ CLI_GROUPS: dict[str, str] = {
             "tls_key",
             "jwt_secret",
             "jwt_public_key",
+            "jwks_url",
+            "jwks_refresh",
             "jwt_audience",
             "jwt_issuer",
             "jwt_leeway",
@@ -113,6 +115,9 @@ CLI_GROUPS: dict[str, str] = {
             "allow_anonymous",
             "message_rate",
             "message_burst",
+            "user_message_rate",
+            "user_message_burst",
+            "max_connections_per_user",
             "flood_strikes",
             "payload_keys",
             "payload_ttl",
@@ -238,6 +243,14 @@ class Settings(BaseSettings):
         None,
         description="PEM public key file for RS256/ES256 tokens; turns authentication on.",
     )
+    jwks_url: str | None = Field(
+        None,
+        description="JWKS document (https:// URL or file) with verification keys chosen by "
+        "kid; turns authentication on.",
+    )
+    jwks_refresh: float = Field(
+        300.0, ge=5, description="Seconds between JWKS refreshes (an unknown kid refetches)."
+    )
     jwt_audience: str | None = Field(None, description="Required `aud` claim, if set.")
     jwt_issuer: str | None = Field(None, description="Required `iss` claim, if set.")
     jwt_leeway: float = Field(
@@ -262,6 +275,17 @@ class Settings(BaseSettings):
     )
     message_burst: int = Field(
         0, ge=0, description="Messages a connection may send at once (0: the rate, at least 1)."
+    )
+    user_message_rate: float = Field(
+        0.0,
+        ge=0,
+        description="Messages per second all connections of one user may send; 0: no limit.",
+    )
+    user_message_burst: int = Field(
+        0, ge=0, description="Messages a user may send at once (0: the rate, at least 1)."
+    )
+    max_connections_per_user: int = Field(
+        0, ge=0, description="Open connections one authenticated user may hold; 0: no limit."
     )
     flood_strikes: int = Field(
         50,

@@ -83,3 +83,15 @@ async def test_bad_tokens_and_floods_earn_a_ban(start_server: StartServer) -> No
                 await asyncio.wait_for(flooder.recv(), timeout(5))
     # Two bad tokens and one flood: banned, even with a good token.
     assert await status_of(f"{url}?token={token()}") == 429
+
+
+async def test_connections_per_user(start_server: StartServer) -> None:
+    app = await start_server(jwt_secret=SECRET, max_connections_per_user=2)
+    url = ws_url(app)
+    ann = f"{url}?token={token('ann')}"
+    async with websockets.connect(ann) as first, websockets.connect(ann) as second:
+        await recv_json(first)
+        await recv_json(second)
+        assert await status_of(ann) == 429
+        async with websockets.connect(f"{url}?token={token('bob')}") as bob:
+            assert (await recv_json(bob))["type"] == "welcome"  # others are not affected

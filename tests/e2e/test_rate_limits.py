@@ -9,7 +9,12 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from switchboard import App
+from switchboard.core.connection import Connection
+from switchboard.protocol.envelope import Envelope
+
 from ..conftest import StartServer, recv_json, timeout, ws_url
+from ..security.keys import SECRET, token
 
 
 async def test_over_the_rate_is_refused_then_allowed_again(start_server: StartServer) -> None:
@@ -46,3 +51,43 @@ async def test_a_flood_is_closed_1008_and_others_are_served(start_server: StartS
         )
         await bystander.send('{"type":"echo","data":"fine"}')
         assert (await recv_json(bystander))["data"] == "fine"
+
+
+async def test_user_rate_spans_the_users_connections(start_server: StartServer) -> None:
+    app = await start_server(
+        jwt_secret=SECRET, user_message_rate=1, user_message_burst=4, flood_strikes=1000
+    )
+    url = f"{ws_url(app)}?token={token('ann')}"
+    async with websockets.connect(url) as one, websockets.connect(url) as two:
+        await recv_json(one)
+        await recv_json(two)
+        for ws in (one, two, one, two, one, two):
+            await ws.send('{"type":"echo","data":1}')
+        kinds = [(await recv_json(ws))["type"] for ws in (one, two, one, two, one, two)]
+        assert kinds.count("echo_reply") == 4  # one bucket of 4 for both connections
+        assert kinds.count("error") == 2
+    other = f"{ws_url(app)}?token={token('bob')}"
+    async with websockets.connect(other) as bob:  # another user has a bucket of their own
+        await recv_json(bob)
+        await bob.send('{"type":"echo","data":2}')
+        assert (await recv_json(bob))["type"] == "echo_reply"
+
+
+async def test_route_rate_answers_with_the_request_id(start_server: StartServer) -> None:
+    app = App()
+
+    @app.route("search", rate=1, burst=2)
+    def search(conn: Connection, msg: Envelope) -> str:
+        return "results"
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        for n in range(4):
+            await ws.send(json.dumps({"type": "search", "id": n}))
+        answers = [await recv_json(ws) for _ in range(4)]
+        assert [a["type"] for a in answers] == ["search_reply", "search_reply", "error", "error"]
+        assert [a["id"] for a in answers] == [0, 1, 2, 3]
+        assert answers[2]["code"] == "RATE_LIMIT_EXCEEDED"
+        await ws.send('{"type":"echo","data":"other routes are not limited"}')
+        assert (await recv_json(ws))["type"] == "echo_reply"

@@ -57,6 +57,8 @@ class Node:
         message_rate: float = 0.0,
         message_burst: int = 0,
         flood_strikes: int = 50,
+        user_message_rate: float = 0.0,
+        user_message_burst: int = 0,
     ) -> None:
         self.loop = loop
         self.node_id = node_id
@@ -75,16 +77,17 @@ class Node:
         self.on_message: Callable[[Connection, int, bytes], None] = (
             self.echo_raw if raw_echo else self.router.on_message
         )
-        if message_rate > 0:
+        if message_rate > 0 or user_message_rate > 0:
             limit = MessageRateLimit(
                 message_rate,
                 message_burst or max(1, round(message_rate)),
                 flood_strikes,
                 on_refused=self._rate_refused,
                 on_flood=self._flood,
+                user_rate=user_message_rate,
+                user_burst=user_message_burst or max(1, round(user_message_rate)),
             )
             self.on_message = limit.guard(self.on_message)
-        self._message_rate = message_rate
         self.expiry = CredentialExpiry(loop, self._token_expired)
         #: Told about every connection closed for flooding (address bans listen here).
         self.on_flood: Callable[[Connection], None] | None = None
@@ -281,7 +284,7 @@ class Node:
         self.close(conn, CloseCode.TOKEN_EXPIRED, "token expired")
 
     def _rate_refused(self, conn: Connection) -> None:
-        message = f"over {self._message_rate:g} messages/s; this message was dropped"
+        message = "message rate limit exceeded; this message was dropped"
         self.hub.send_error(conn, ErrorCode.RATE_LIMIT_EXCEEDED, message)
 
     def _flood(self, conn: Connection) -> None:

@@ -1,25 +1,39 @@
-"""Per-connection message rate limit: a token bucket in front of the router.
+"""Message rate limits: token buckets in front of the router, per connection and per user.
 
-Each connection may send ``burst`` messages at once and ``rate`` per second after that.
-A message over the limit is answered with ``RATE_LIMIT_EXCEEDED`` and dropped (not decoded);
-a client that keeps sending after ``flood_strikes`` consecutive refusals is a flood and is
-closed with 1008. With no limit configured the router is called directly: no cost at all.
+A connection may send ``burst`` messages at once and ``rate`` per second after that; all the
+connections of one user together may send ``user_burst`` at once and ``user_rate`` per second
+(anonymous connections have no user bucket). A message over a limit is answered with
+``RATE_LIMIT_EXCEEDED`` and dropped (not decoded); a connection that keeps sending after
+``flood_strikes`` consecutive refusals is a flood and is closed with 1008. With no limit
+configured the router is called directly: no cost at all.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .connection import Connection
 
 Deliver = Callable[[Connection, int, bytes], None]
+#: Seconds a user's bucket may sit unused before it is forgotten (it would be full anyway).
+USER_IDLE = 60.0
 
 
 class MessageRateLimit:
-    """Token bucket per connection; the state lives in the connection's slots."""
+    """Token buckets: the connection's lives in its slots, users' in a dict here."""
 
-    __slots__ = ("burst", "flood_strikes", "on_flood", "on_refused", "rate")
+    __slots__ = (
+        "burst",
+        "flood_strikes",
+        "on_flood",
+        "on_refused",
+        "rate",
+        "user_burst",
+        "user_rate",
+        "users",
+    )
 
     def __init__(
         self,
@@ -29,35 +43,81 @@ class MessageRateLimit:
         *,
         on_refused: Callable[[Connection], None],
         on_flood: Callable[[Connection], None],
+        user_rate: float = 0.0,
+        user_burst: int = 0,
     ) -> None:
         self.rate = rate
         self.burst = float(max(burst, 1))
+        self.user_rate = user_rate
+        self.user_burst = float(max(user_burst, 1))
         self.flood_strikes = flood_strikes
         self.on_refused = on_refused
         self.on_flood = on_flood
+        #: user -> [tokens, last update]
+        self.users: dict[Any, list[float]] = {}
 
     def guard(self, deliver: Deliver) -> Deliver:
-        """``deliver`` behind the limit."""
+        """``deliver`` behind the limits."""
         rate, burst, strikes_max = self.rate, self.burst, self.flood_strikes
+        user_rate, user_burst = self.user_rate, self.user_burst
         on_refused, on_flood = self.on_refused, self.on_flood
         clock = time.monotonic
+        sweep = [1024.0]  # sweep idle user buckets once there are this many
 
-        def limited(conn: Connection, opcode: int, payload: bytes) -> None:
-            now = clock()
-            tokens = conn.rate_tokens + (now - conn.rate_stamp) * rate
-            conn.rate_stamp = now
-            if tokens > burst:
-                tokens = burst
-            if tokens >= 1.0:
-                conn.rate_tokens = tokens - 1.0
-                conn.rate_strikes = 0
-                deliver(conn, opcode, payload)
-                return
-            conn.rate_tokens = tokens
+        def refuse(conn: Connection) -> None:
             conn.rate_strikes += 1
             if conn.rate_strikes >= strikes_max:
                 on_flood(conn)
             else:
                 on_refused(conn)
 
+        def limited(conn: Connection, opcode: int, payload: bytes) -> None:
+            now = clock()
+            if rate:
+                tokens = conn.rate_tokens + (now - conn.rate_stamp) * rate
+                conn.rate_stamp = now
+                if tokens > burst:
+                    tokens = burst
+                if tokens < 1.0:
+                    conn.rate_tokens = tokens
+                    refuse(conn)
+                    return
+                conn.rate_tokens = tokens - 1.0
+            user = conn.user
+            if user_rate and user is not None:
+                users = self.users
+                bucket = users.get(user)
+                if bucket is None:
+                    if len(users) >= sweep[0]:
+                        self._forget_idle(now)
+                        sweep[0] = max(1024.0, 2.0 * len(self.users))
+                    bucket = self.users[user] = [user_burst, now]
+                tokens = min(user_burst, bucket[0] + (now - bucket[1]) * user_rate)
+                bucket[1] = now
+                if tokens < 1.0:
+                    bucket[0] = tokens
+                    refuse(conn)
+                    return
+                bucket[0] = tokens - 1.0
+            conn.rate_strikes = 0
+            deliver(conn, opcode, payload)
+
         return limited
+
+    def _forget_idle(self, now: float) -> None:
+        self.users = {u: b for u, b in self.users.items() if now - b[1] < USER_IDLE}
+
+
+def route_allows(conn: Connection, key: str, rate: float, burst: float) -> bool:
+    """One token from ``conn``'s bucket for ``key`` (a rate-limited route), if it has one."""
+    bucket = conn.state.get(key)
+    now = time.monotonic()
+    if bucket is None:
+        bucket = conn.state[key] = [burst, now]
+    tokens = min(burst, bucket[0] + (now - bucket[1]) * rate)
+    bucket[1] = now
+    if tokens < 1.0:
+        bucket[0] = tokens
+        return False
+    bucket[0] = tokens - 1.0
+    return True

@@ -18,6 +18,7 @@ from .connection import Connection
 from .eager import Started, finish, start_eagerly
 from .errors import RequestError
 from .hub import Hub
+from .ratelimit import route_allows
 
 Handler = Callable[[Connection, Envelope], None]
 RouteHandler = Callable[[Connection, Envelope], Any]
@@ -55,14 +56,23 @@ class Router:
         message_type: str,
         handler: RouteHandler,
         roles: Iterable[str] | None = None,
+        *,
+        rate: float | None = None,
+        burst: int | None = None,
     ) -> None:
         """An application route: sync or async, its return value (if not None) is the reply.
 
         The reply goes out as ``{"type": "<type>_reply", "data": <value>, "id": <id>}``.
         ``roles``: the connection must hold at least one of them, else ``FORBIDDEN``.
+        ``rate`` (per second) and ``burst``: how often one connection may call this route;
+        over it, ``RATE_LIMIT_EXCEEDED`` for that request.
         An async handler runs as its own task, so a slow one delays nobody else.
         """
-        self.routes[message_type] = _AppRoute(self, message_type, handler, roles)
+        route = _AppRoute(self, message_type, handler, roles)
+        if rate:
+            route.rate = rate
+            route.burst = float(burst or max(1, round(rate)))
+        self.routes[message_type] = route
 
     def remove(self, message_type: str) -> None:
         self.routes.pop(message_type, None)
@@ -187,7 +197,17 @@ class Router:
 class _AppRoute:
     """Adapts an application handler (sync or async, returning a reply) to a route."""
 
-    __slots__ = ("handler", "is_async", "message_type", "reply_type", "roles", "router")
+    __slots__ = (
+        "burst",
+        "handler",
+        "is_async",
+        "message_type",
+        "rate",
+        "rate_key",
+        "reply_type",
+        "roles",
+        "router",
+    )
 
     def __init__(
         self, router: Router, message_type: str, handler: RouteHandler, roles: Iterable[str] | None
@@ -198,6 +218,10 @@ class _AppRoute:
         self.handler = handler
         self.is_async = inspect.iscoroutinefunction(handler)
         self.roles = frozenset(roles or ())
+        self.rate = 0.0
+        self.burst = 1.0
+        #: Where this route's token bucket lives in ``conn.state``.
+        self.rate_key = f"switchboard.route_rate:{message_type}"
 
     def __call__(self, conn: Connection, msg: Envelope) -> None:
         if self.roles and self.roles.isdisjoint(conn.roles):
@@ -208,6 +232,10 @@ class _AppRoute:
                 f"{msg.type!r} needs one of the roles {sorted(self.roles)}",
                 msg.id,
             )
+            return
+        if self.rate and not route_allows(conn, self.rate_key, self.rate, self.burst):
+            message = f"{msg.type!r} allows {self.rate:g} requests/s per connection"
+            self.router.hub.send_error(conn, ErrorCode.RATE_LIMIT_EXCEEDED, message, msg.id)
             return
         if self.is_async:
             self.router.spawn(self._run(conn, msg, self.handler(conn, msg)))

@@ -21,9 +21,12 @@ from urllib.parse import parse_qs
 import jwt
 
 from ..protocol.codes import CloseCode
+from .jwks import JwksKeys
 
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
-PUBLIC_KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
+PUBLIC_KEY_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"
+)  # fmt: skip
 #: The ``Sec-WebSocket-Protocol`` entry that carries a token instead of naming a protocol.
 PROTOCOL_TOKEN_PREFIX = "bearer."
 
@@ -44,9 +47,13 @@ class AuthSettings:
     #: Refuse a token whose ``jti`` this node already accepted and that has not expired.
     replay_protection: bool = False
 
+    #: JWKS document (URL or file) with more verification keys, chosen by ``kid``.
+    jwks: str | None = None
+    jwks_refresh: float = 300.0
+
     @property
     def enabled(self) -> bool:
-        return self.secret is not None or self.public_key is not None
+        return self.secret is not None or self.public_key is not None or self.jwks is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,10 @@ class Authenticator:
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
         self._seen = SeenTokenIds()
+        #: Keys from the JWKS source, when one is configured (``start`` it in the event loop).
+        self.jwks = (
+            None if settings.jwks is None else JwksKeys(settings.jwks, settings.jwks_refresh)
+        )
 
     def authenticate(self, path: bytes, headers: Mapping[str, str]) -> Identity:
         """The identity of a handshake; raises :class:`AuthError` when it must be refused."""
@@ -107,16 +118,22 @@ class Authenticator:
         """Check signature and claims; the reason given never contains the token."""
         s = self.settings
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
+            header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
             raise AuthError(False, "malformed token") from None
-        key: str | None
+        algorithm = header.get("alg")
+        key: Any
         if algorithm in HMAC_ALGORITHMS:
             key = s.secret
         elif algorithm in PUBLIC_KEY_ALGORITHMS:
             key = s.public_key
         else:
             raise AuthError(False, f"algorithm {str(algorithm)[:16]!r} not accepted")
+        if key is None and self.jwks is not None:
+            kid = header.get("kid")
+            key = self.jwks.key_for(kid if isinstance(kid, str) else None, algorithm)
+            if key is None:
+                raise AuthError(False, "unknown signing key")
         if key is None:
             raise AuthError(False, f"algorithm {algorithm} not accepted")
         try:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -45,7 +46,7 @@ class Admission:
 class HandshakeGate:
     """Address bans, Origin allowlist, authentication, then per-address limits."""
 
-    __slots__ = ("auth", "in_band", "limits", "origins")
+    __slots__ = ("auth", "in_band", "limits", "max_per_user", "origins", "user_connections")
 
     def __init__(
         self,
@@ -60,6 +61,13 @@ class HandshakeGate:
         self.limits = limits
         #: ``auth_style = "close"``: refusals are close codes after the upgrade, not HTTP.
         self.in_band = in_band
+        self.max_per_user = 0
+        self.user_connections: Callable[[Any], int] = lambda user: 0
+
+    def limit_users(self, most: int, open_for: Callable[[Any], int]) -> None:
+        """At most ``most`` open connections per authenticated user (``open_for`` counts)."""
+        self.max_per_user = most
+        self.user_connections = open_for
 
     def check(self, path: bytes, headers: Mapping[str, str], peer: str) -> Admission | Refusal:
         limits = self.limits
@@ -80,12 +88,19 @@ class HandshakeGate:
                     limits.strike(address, exc.reason)
                 self._log(path, address, exc.reason, origin)
                 return Refusal(exc.status, exc.close_code, exc.reason, self.in_band)
+            if self._user_full(identity.user):
+                reason = "too many connections for this user"
+                return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, reason)
         if limits is None:
             return Admission(identity, address)
         why = limits.admit(address)
         if why is not None:
             return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, why)
         return Admission(identity, address, counted=True)
+
+    def _user_full(self, user: Any) -> bool:
+        most = self.max_per_user
+        return bool(most) and user is not None and self.user_connections(user) >= most
 
     def _refused(
         self, path: bytes, address: str, status: int, close_code: int, reason: str

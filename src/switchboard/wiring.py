@@ -1,0 +1,79 @@
+"""Building the node's security, codec and compression parts from the settings."""
+
+from __future__ import annotations
+
+from .config import Settings
+from .protocol.codecs import Codec
+from .protocol.deflate import Deflate, DeflateSettings
+from .protocol.subprotocols import CODECS
+from .security.auth import Authenticator, AuthSettings
+from .security.crypto import fernet_codec
+from .security.gate import HandshakeGate
+from .security.limits import AddressLimits, AddressLimitSettings, trusted_proxies
+from .security.origin import OriginPolicy
+
+
+def has_channel_permissions(s: Settings) -> bool:
+    """Whether any namespace restricts who may subscribe, publish or see presence."""
+    return any(
+        ns.subscribe_roles
+        or ns.publish_roles
+        or ns.presence_roles
+        or ns.user_limited
+        or ns.channel_token
+        for ns in (s.channel_defaults, *s.namespaces.values())
+    )
+
+
+def handshake_gate(s: Settings) -> HandshakeGate:
+    """Origins, authentication and per-address limits, as configured."""
+    origins = OriginPolicy(s.allowed_origin, require=s.require_origin)
+    public_key = None
+    if s.jwt_public_key is not None:
+        public_key = s.jwt_public_key.read_text()
+    auth = AuthSettings(
+        secret=s.jwt_secret,
+        public_key=public_key,
+        audience=s.jwt_audience,
+        issuer=s.jwt_issuer,
+        leeway=s.jwt_leeway,
+        roles_claim=s.jwt_roles_claim,
+        cookie=s.auth_cookie,
+        anonymous=s.allow_anonymous,
+        replay_protection=s.jwt_replay_protection,
+        jwks=s.jwks_url,
+        jwks_refresh=s.jwks_refresh,
+    )
+    authenticator = Authenticator(auth) if auth.enabled else None
+    limit_settings = AddressLimitSettings(
+        max_per_address=s.max_connections_per_address,
+        rate=s.connection_rate_per_address,
+        burst=s.connection_burst_per_address,
+        ban_after=s.ban_after,
+        ban_window=s.ban_window,
+        ban_duration=s.ban_duration,
+        trusted_proxies=trusted_proxies(s.trusted_proxies),
+    )
+    limits = AddressLimits(limit_settings) if limit_settings.enabled else None
+    return HandshakeGate(origins, authenticator, limits, in_band=s.auth_style == "close")
+
+
+def codecs(s: Settings) -> tuple[Codec, ...]:
+    """The subprotocols to offer: the built-in three, plus v1.fernet when keys are set."""
+    if not s.payload_keys:
+        return CODECS
+    return (*CODECS, fernet_codec(s.payload_keys, s.payload_ttl))
+
+
+def deflate(s: Settings) -> Deflate | None:
+    """The permessage-deflate policy, or None when compression is off."""
+    if s.compression == "off":
+        return None
+    settings = DeflateSettings(
+        context_takeover=s.compression_context_takeover,
+        window_bits=s.compression_window_bits,
+        memory_level=s.compression_memory_level,
+        level=s.compression_level,
+        threshold=s.compression_threshold,
+    )
+    return Deflate(settings, s.max_message_size)
