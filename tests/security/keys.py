@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from functools import cache
 from typing import Any
@@ -58,3 +62,20 @@ def token(
     if expires_in is not None:
         payload["exp"] = int(time.time() + expires_in)
     return jwt.encode(payload, key, algorithm=algorithm)
+
+
+def forged_none() -> str:
+    def part(obj: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'sub': 'mallory', 'exp': 2**40})}."
+
+
+def confused() -> str:
+    """An HS256 token whose "secret" is the server's RSA public key (algorithm confusion)."""
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(b'{"sub":"mallory","exp":9999999999}').rstrip(b"=")
+
+    signing_input = header + b"." + body
+    mac = hmac.new(rsa_pair()[1].encode(), signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()

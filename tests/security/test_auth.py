@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 
 import jwt
@@ -20,7 +16,7 @@ from switchboard.security.auth import (
     redact_query,
 )
 
-from .keys import SECRET, ec_pair, rsa_pair, token
+from .keys import SECRET, confused, ec_pair, forged_none, rsa_pair, token
 
 
 def authenticator(**settings: object) -> Authenticator:
@@ -44,23 +40,6 @@ def test_rsa_and_ec_tokens_verify_with_the_public_key() -> None:
     signed = token(key=ec_private, algorithm="ES256", roles="a b")
     identity = authenticator(public_key=ec_public).verify(signed)
     assert identity.roles == {"a", "b"}
-
-
-def forged_none() -> str:
-    def part(obj: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'sub': 'mallory', 'exp': 2**40})}."
-
-
-def confused() -> str:
-    """An HS256 token whose "secret" is the server's RSA public key (algorithm confusion)."""
-    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
-    body = base64.urlsafe_b64encode(b'{"sub":"mallory","exp":9999999999}').rstrip(b"=")
-
-    signing_input = header + b"." + body
-    mac = hmac.new(rsa_pair()[1].encode(), signing_input, hashlib.sha256).digest()
-    return (signing_input + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()
 
 
 @pytest.mark.parametrize(

@@ -79,14 +79,14 @@ class Router:
 
     def on_message(self, conn: Connection, opcode: int, payload: bytes) -> None:
         """One complete message: decoded by the connection's codec and dispatched."""
-        codec = conn.wire.codec
-        if opcode != codec.opcode:
+        wire = conn.wire
+        if opcode != wire.opcode:
             self._wrong_opcode(conn)
             return
         try:
-            envelope = codec.decode(payload)
+            envelope = wire.decode(payload)
         except msgspec.DecodeError:
-            self.hub.send_error(conn, *_explained(codec.explain(payload)))
+            self.hub.send_error(conn, *_explained(wire.codec.explain(payload)))
             return
         except EnvelopeError as exc:
             self.hub.send_error(conn, *_explained(exc))

@@ -26,11 +26,14 @@ class Compressor(Protocol):
 class Wire:
     """How messages are encoded, framed and compressed for the connections that share it."""
 
-    __slots__ = ("codec", "compressor", "frame")
+    __slots__ = ("codec", "compressor", "decode", "frame", "opcode")
 
     def __init__(self, codec: Codec, compressor: Compressor | None = None) -> None:
         self.codec = codec
         self.compressor = compressor
+        #: The codec's, one attribute hop closer for the per-message path.
+        self.opcode = codec.opcode
+        self.decode = codec.decode
         #: A server message (a ``msgspec.Struct`` or a dict) as frame bytes.
         self.frame: Callable[[Any], bytes] = (
             _plain(codec) if compressor is None else _compressing(codec, compressor)

@@ -132,26 +132,26 @@ class Listener(WSListener):
         if conn is None:
             return  # refused at the upgrade; the close is on its way
         if frame.rsv1 or frame.rsv2 or frame.rsv3:
-            self._reserved_bits(conn, frame)
-            return
-        msg_type = frame.msg_type
-        if msg_type is _TEXT:
-            opcode = _OP_TEXT
-        elif msg_type is _BINARY:
-            opcode = _OP_BINARY
+            inflated = self._reserved_bits(conn, frame)
+            if inflated is None:
+                return
+            opcode, payload = inflated
         else:
-            self._other_frame(conn, msg_type, frame)
-            return
-        if conn.assembler is not None or not frame.fin:
-            self._assemble(conn, frame)
-            return
-        if conn.closing:
-            return
-        # The hot path: a whole message in one frame.
-        self._message(conn, opcode, frame.get_payload_as_bytes())
-
-    def _message(self, conn: Connection, opcode: int, payload: bytes) -> None:
-        """A whole message that came in one frame."""
+            msg_type = frame.msg_type
+            if msg_type is _TEXT:
+                opcode = _OP_TEXT
+            elif msg_type is _BINARY:
+                opcode = _OP_BINARY
+            else:
+                self._other_frame(conn, msg_type, frame)
+                return
+            if conn.assembler is not None or not frame.fin:
+                self._assemble(conn, frame)
+                return
+            if conn.closing:
+                return
+            # The hot path: a whole message in one frame.
+            payload = frame.get_payload_as_bytes()
         try:
             check_message(opcode, payload, self.limits.max_message_size)
         except ProtocolViolation as exc:
@@ -162,9 +162,10 @@ class Listener(WSListener):
             return
         self.node.on_message(conn, opcode, payload)
 
-    def _reserved_bits(self, conn: Connection, frame: WSFrame) -> None:
+    def _reserved_bits(self, conn: Connection, frame: WSFrame) -> tuple[int, bytes] | None:
         """RSV1 marks a compressed message once permessage-deflate is negotiated; any other
-        reserved bit, or RSV1 without it, is a protocol error (RFC 6455 5.2, RFC 7692 6)."""
+        reserved bit, or RSV1 without it, is a protocol error (RFC 6455 5.2, RFC 7692 6).
+        Returns a whole decompressed message; a first fragment goes to reassembly (None)."""
         inflater = self.inflater
         msg_type = frame.msg_type
         if (
@@ -174,19 +175,19 @@ class Listener(WSListener):
             or (msg_type is not _TEXT and msg_type is not _BINARY)
         ):
             self._violation(conn, ProtocolViolation(CloseCode.PROTOCOL_ERROR, "reserved bit set"))
-            return
+            return None
         if conn.closing:
-            return
+            return None
         opcode = _OPCODES[msg_type]
         try:
             payload = inflater.inflate(opcode, frame.fin, True, frame.get_payload_as_bytes())
         except DeflateError as exc:
             self._violation(conn, ProtocolViolation(exc.close_code, exc.reason))
-            return
+            return None
         if conn.assembler is not None or not frame.fin:
             self._feed(conn, opcode, frame.fin, payload)
-        else:
-            self._message(conn, opcode, payload)
+            return None
+        return opcode, payload
 
     def _other_frame(self, conn: Connection, msg_type: WSMsgType, frame: WSFrame) -> None:
         if msg_type is _CONTINUATION:
