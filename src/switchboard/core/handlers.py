@@ -16,7 +16,8 @@ def install_builtin_routes(router: Router, hub: Hub, channels: Channels) -> None
 
     def echo(conn: Connection, msg: Envelope) -> None:
         # The hottest route: one encode, one frame, one append (no helper layers).
-        send(conn, conn.wire.frame(EchoReply(data=msg.data, id=msg.id)))
+        wire = conn.wire
+        send(conn, wire.frame_payload(wire.encode(EchoReply(data=msg.data, id=msg.id))))
 
     def broadcast(conn: Connection, msg: Envelope) -> None:
         hub.broadcast(Broadcast(data=msg.data), conn.wire.codec.data_format)
