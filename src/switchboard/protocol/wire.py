@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .codecs import JSON, MSGPACK, Codec
+from .codecs import JSON, Codec
 
 
 class Compressor(Protocol):
@@ -64,4 +64,3 @@ def _compressing(codec: Codec, compressor: Compressor) -> Callable[[bytes], byte
 
 
 PLAIN_JSON = Wire(JSON)
-PLAIN_MSGPACK = Wire(MSGPACK)

@@ -66,7 +66,6 @@ class Listener(WSListener):
         limits: ListenerLimits,
         wire: Wire = PLAIN_JSON,
         inflater: Inflater | None = None,
-        identity: Identity = ANONYMOUS,
         refusal: Refusal | None = None,
     ) -> None:
         """``refusal``: the handshake is accepted only to close at once with its code and
@@ -77,7 +76,8 @@ class Listener(WSListener):
         self.wire = wire
         #: Decompresses incoming messages when permessage-deflate was negotiated.
         self.inflater = inflater
-        self.identity = identity
+        #: Who the handshake's checks said the client is (see :meth:`admitted`).
+        self.identity: Identity = ANONYMOUS
         self.refusal = refusal
         #: The client's address as the security checks saw it (None: the socket's peer).
         self.address: str | None = None
