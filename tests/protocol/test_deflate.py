@@ -6,8 +6,9 @@ import zlib
 
 import pytest
 
+from switchboard.protocol.assembler import ProtocolViolation
 from switchboard.protocol.codes import CloseCode
-from switchboard.protocol.deflate import Deflate, DeflateError, DeflateSettings
+from switchboard.protocol.deflate import Deflate, DeflateSettings
 from switchboard.protocol.frames import Opcode
 
 TEXT = Opcode.TEXT.value
@@ -92,11 +93,11 @@ def test_decompression_bomb_closes_1009_and_garbage_1002() -> None:
     negotiated = deflate().negotiate("permessage-deflate")
     assert negotiated is not None
     bomb = raw_deflate(b"\x00" * (10 * 1024 * 1024))  # 10 MiB of zeros in about 10 KB
-    with pytest.raises(DeflateError) as too_big:
+    with pytest.raises(ProtocolViolation) as too_big:
         negotiated.inflater.inflate(TEXT, True, True, bomb)
     assert too_big.value.close_code == CloseCode.MESSAGE_TOO_BIG
     again = deflate().negotiate("permessage-deflate")
     assert again is not None
-    with pytest.raises(DeflateError) as garbage:
+    with pytest.raises(ProtocolViolation) as garbage:
         again.inflater.inflate(TEXT, True, True, b"\xff\xff\xff\xff")
     assert garbage.value.close_code == CloseCode.PROTOCOL_ERROR

@@ -33,14 +33,12 @@ class Hub:
         self, conn: Connection, code: ErrorCode, message: str, request_id: RequestId = None
     ) -> None:
         """Queue an ``error`` frame; the connection stays open."""
-        self.outbox.send(
-            conn, conn.wire.frame(Error(code=code.value, message=message, id=request_id))
-        )
+        self.send(conn, Error(code=code.value, message=message, id=request_id))
 
     def ack(self, conn: Connection, request_id: RequestId) -> None:
         """Confirm a request that carried an ``id`` and has no other reply."""
         if request_id is not None:
-            self.outbox.send(conn, conn.wire.frame(Ack(id=request_id)))
+            self.send(conn, Ack(id=request_id))
 
     def fan_out(
         self, conns: Sequence[Connection], message: Any, data_format: DataFormat | None = None

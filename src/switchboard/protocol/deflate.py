@@ -20,6 +20,7 @@ from websockets.extensions.permessage_deflate import (
 from websockets.frames import Frame, Opcode
 from websockets.headers import build_extension, parse_extension
 
+from .assembler import ProtocolViolation
 from .codes import CloseCode
 from .frames import compressed_frame
 
@@ -76,22 +77,18 @@ class Inflater:
         return rsv1 or self._extension.decode_cont_data
 
     def inflate(self, opcode: int, fin: bool, rsv1: bool, payload: bytes) -> bytes:
-        """The frame's payload decompressed; raises :class:`DeflateError` with a close code."""
+        """The frame's payload decompressed; raises :class:`ProtocolViolation` (1009 past
+        the size limit, 1002 for data that is not valid deflate)."""
         frame = Frame(_OPCODES[opcode], payload, fin, rsv1)
         try:
             return bytes(self._extension.decode(frame, max_size=self._max_size).data)
         except PayloadTooBig:
             reason = f"message larger than {self._max_size} bytes"
-            raise DeflateError(CloseCode.MESSAGE_TOO_BIG, reason) from None
+            raise ProtocolViolation(CloseCode.MESSAGE_TOO_BIG, reason) from None
         except ProtocolError as exc:
-            raise DeflateError(CloseCode.PROTOCOL_ERROR, str(exc) or "bad compression") from None
-
-
-class DeflateError(Exception):
-    def __init__(self, close_code: CloseCode, reason: str) -> None:
-        super().__init__(reason)
-        self.close_code = close_code
-        self.reason = reason
+            raise ProtocolViolation(
+                CloseCode.PROTOCOL_ERROR, str(exc) or "bad compression"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)

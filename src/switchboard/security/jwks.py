@@ -42,7 +42,8 @@ class JwksKeys:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._last_fetch = float("-inf")
         self._task: asyncio.Task[None] | None = None
-        self._wanted = asyncio.Event() if _in_loop() else None
+        #: Set to ask the refresh loop for an early fetch (exists while ``run`` runs).
+        self._wanted: asyncio.Event | None = None
 
     def key_for(self, kid: str | None, algorithm: str) -> Any:
         """The key to verify ``algorithm`` with, or None (an unknown id asks for a refetch)."""
@@ -81,11 +82,11 @@ class JwksKeys:
 
     async def run(self) -> None:
         """Keep the keys fresh until cancelled."""
-        self._wanted = asyncio.Event()
+        wanted = self._wanted = asyncio.Event()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wanted.wait(), self.refresh)
-            self._wanted.clear()
+                await asyncio.wait_for(wanted.wait(), self.refresh)
+            wanted.clear()
             await self.fetch()
 
     def start(self) -> None:
@@ -109,14 +110,6 @@ class JwksKeys:
 def _only(keys: dict[str, jwt.PyJWK]) -> jwt.PyJWK | None:
     """A token without ``kid`` may use the set's only key."""
     return next(iter(keys.values())) if len(keys) == 1 else None
-
-
-def _in_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _read(source: str) -> dict[str, Any]:

@@ -102,8 +102,7 @@ class UpgradeHandler:
             return self._reject(503, "maximum connection limit reached")
         checked = self.gate.check(request.path, headers, host_of(peer))
         if isinstance(checked, Refusal) and not checked.in_band:
-            self.rejected += 1
-            return _respond_error(checked.status, _error_body(checked.reason))
+            return self._reject(checked.status, checked.reason)
         return self._upgrade(headers, checked)
 
     def _upgrade(

@@ -19,7 +19,7 @@ from ..core.connection import Connection
 from ..core.node import Node
 from ..protocol.assembler import MessageAssembler, ProtocolViolation, check_message
 from ..protocol.codes import CloseCode
-from ..protocol.deflate import DeflateError, Inflater
+from ..protocol.deflate import Inflater
 from ..protocol.frames import Opcode
 from ..protocol.wire import PLAIN_JSON, Wire
 from ..security.auth import ANONYMOUS, Identity
@@ -181,8 +181,8 @@ class Listener(WSListener):
         opcode = _OPCODES[msg_type]
         try:
             payload = inflater.inflate(opcode, frame.fin, True, frame.get_payload_as_bytes())
-        except DeflateError as exc:
-            self._violation(conn, ProtocolViolation(exc.close_code, exc.reason))
+        except ProtocolViolation as exc:
+            self._violation(conn, exc)
             return None
         if conn.assembler is not None or not frame.fin:
             self._feed(conn, opcode, frame.fin, payload)
@@ -256,8 +256,8 @@ class Listener(WSListener):
         if inflater is not None and inflater.wants(False):  # the rest of a compressed message
             try:
                 payload = inflater.inflate(opcode, frame.fin, False, payload)
-            except DeflateError as exc:
-                self._violation(conn, ProtocolViolation(exc.close_code, exc.reason))
+            except ProtocolViolation as exc:
+                self._violation(conn, exc)
                 return
         self._feed(conn, opcode, frame.fin, payload)
 
