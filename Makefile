@@ -7,7 +7,7 @@ NODE_DIR := tests/node
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: run test lint bench conformance conformance-deflate proto clean venv node-deps
+.PHONY: run test lint bench conformance conformance-deflate proto clean venv node-deps browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,12 +22,19 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR
 
 node-deps: $(NODE_DIR)/node_modules/.package-lock.json
 
+# Debian's Chromium for the browser tests: Playwright drives the system browser (it cannot
+# download its own here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 ## Serve on the embedded default (0.0.0.0:8080, path /ws).
 run: venv
 	$(VENV)/bin/switchboard serve --host $(HOST) --port $(PORT)
 
 ## Set up and run every test (unit, end-to-end with Python and Node clients), then lint.
-test: venv node-deps
+test: venv node-deps browser-deps
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint
 

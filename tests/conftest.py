@@ -51,7 +51,8 @@ async def start_server() -> AsyncIterator[StartServer]:
 
     async def start(app: App | None = None, **overrides: Any) -> App:
         """Start ``app`` (a plain one when None) on 127.0.0.1, port 0, with ``overrides``."""
-        settings = Settings(**{"host": "127.0.0.1", "port": 0, "drain_timeout": 1.0, **overrides})
+        defaults = {"host": "127.0.0.1", "port": 0, "admin_port": 0, "drain_timeout": 1.0}
+        settings = Settings(**{**defaults, **overrides})
         if app is None:
             app = App(settings)
         else:
@@ -110,7 +111,7 @@ class ServerProcess:
     ) -> None:
         self.port = free_port()
         cmd = [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port)]
+        cmd += ["--port", str(self.port), "--admin-port", "0"]
         self.proc = subprocess.Popen(
             [*cmd, *args],
             stdout=subprocess.PIPE,

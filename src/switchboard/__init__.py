@@ -7,6 +7,7 @@ from .core.errors import RequestError
 from .core.hooks import Reject
 from .protocol.codes import CloseCode, ErrorCode
 from .protocol.envelope import Envelope
+from .version import __version__
 
 __all__ = [
     "App",
@@ -17,6 +18,6 @@ __all__ = [
     "Reject",
     "RequestError",
     "Settings",
+    "__version__",
     "load_settings",
 ]
-__version__ = "0.1.0"

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import structlog
 import uvloop
 
-from .broker.base import Broker, HistoryOptions
+from .broker.base import Broker, BrokerHandler, HistoryOptions
+from .broker.measured import MeasuredBroker
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .core.channels import ChannelOptions
@@ -20,6 +22,10 @@ from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.node import Node
 from .core.router import RouteHandler, Router
+from .core.stats import Stats
+from .observability.metrics import build_registry
+from .observability.monitor import Monitor
+from .observability.tracing import Tracing, configure_sdk
 from .protocol.codecs import DataFormat
 from .protocol.codes import CloseCode
 from .protocol.envelope import Direct, Member, encode
@@ -31,7 +37,14 @@ from .security.tls import TlsCertificates
 from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen
-from .wiring import codecs, deflate, handshake_gate, has_channel_permissions
+from .version import __version__
+from .wiring import codecs, deflate, handshake_gate, has_channel_permissions, thresholds
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+    from prometheus_client import CollectorRegistry
+
+    from .admin.server import AdminServer
 
 log = structlog.get_logger("switchboard.app")
 
@@ -76,6 +89,20 @@ class App:
         self._server: asyncio.Server | None = None
         self._handshake = HandshakeState()
         self._stopping: asyncio.Event | None = None
+        self.version = __version__
+        #: Loop time the server started serving.
+        self.started_at = 0.0
+        #: Samples the node each second (dashboard, warnings) while running.
+        self.monitor: Monitor | None = None
+        #: The Prometheus registry ``/metrics`` exposes, while running.
+        self.metrics_registry: CollectorRegistry | None = None
+        #: OpenTelemetry spans, when ``tracing`` is on.
+        self.tracing: Tracing | None = None
+        #: The OpenTelemetry tracer provider to use (default: the global one, or an OTLP
+        #: exporter when ``otlp_endpoint`` is set). Set it before ``start()``.
+        self.tracer_provider: TracerProvider | None = None
+        self._own_provider: Any = None
+        self._admin: AdminServer | None = None
 
     # --- the route table -----------------------------------------------------------------------
 
@@ -141,7 +168,7 @@ class App:
         return position.offset
 
     def send_to_user(self, user: Any, data: Any) -> int:
-        """Send ``{"type":"direct","from":{"connection":"server"},"data":...}`` to every
+        """Send ``{"type":"direct","from":{"connection":"server","user":null},"data":...}`` to every
         connection of ``user`` on this node; returns how many."""
         conns = list(self._running().channels.users.get(user, ()))
         self._direct(conns, data)
@@ -210,6 +237,7 @@ class App:
         loop = asyncio.get_running_loop()
         if s.tls_cert is not None and s.tls_key is not None:
             self.tls = TlsCertificates(s.tls_cert, s.tls_key)
+        stats = Stats()
         node = Node(
             loop,
             node_id=s.node_id,
@@ -217,7 +245,7 @@ class App:
             ping_timeout=s.ping_timeout,
             send_queue_limit=s.send_queue_limit,
             slow_consumer_policy=s.slow_consumer_policy,
-            broker=self.broker,
+            broker=MeasuredBroker(self.broker, stats),
             channel_options=self._channel_options,
             max_subscriptions=s.max_subscriptions,
             raw_echo=s.raw_echo,
@@ -226,6 +254,8 @@ class App:
             flood_strikes=s.flood_strikes,
             user_message_rate=s.user_message_rate,
             user_message_burst=s.user_message_burst,
+            metrics=s.metrics,
+            stats=stats,
         )
         gate = handshake_gate(s)
         if gate.auth is not None:  # a built-in route: the app may replace or remove it
@@ -249,7 +279,7 @@ class App:
             options.install(node.router, message_type, route_handler)
         node.connect_hook = self._connect_hook
         node.disconnect_hook = self._disconnect_hook
-        handler = UpgradeHandler(
+        upgrades = UpgradeHandler(
             node,
             self._handshake,
             path=s.path,
@@ -262,7 +292,7 @@ class App:
             gate=gate,
         )
         self._server = await listen(
-            handler,
+            upgrades,
             s.host,
             s.port,
             handshake_timeout=s.handshake_timeout,
@@ -270,9 +300,19 @@ class App:
             read_buffer_size=s.read_buffer_size,
             ssl=None if self.tls is None else self.tls.context,
         )
-        await self.broker.start(node.channels)
+        handler: BrokerHandler = node.channels
+        if s.tracing:
+            tracing = self.tracing = self._start_tracing(node)
+            handler = tracing.deliveries(node.channels)
+        await node.broker.start(handler)
         self.node = node
+        self.started_at = time.monotonic()
         node.heartbeat.start()
+        self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
+        self.monitor.start()
+        self.metrics_registry = build_registry(node, self.version, self.monitor)
+        if s.admin:
+            await self._start_admin()
         log.info(
             "server_started",
             host=s.host,
@@ -281,6 +321,38 @@ class App:
             raw_echo=s.raw_echo,
             max_connections=s.max_connections,
         )
+
+    def _start_tracing(self, node: Node) -> Tracing:
+        provider = self.tracer_provider
+        if provider is None and self.settings.otlp_endpoint:
+            provider = self._own_provider = configure_sdk(
+                self.settings.otlp_endpoint, self.settings.node_id
+            )
+        tracing = Tracing(provider, self.version)
+        node.observer = tracing
+        node.on_message = tracing.messages(node.on_message, node.stats.errors)
+        return tracing
+
+    async def _start_admin(self) -> None:
+        from .admin.api import create_admin_app  # FastAPI loads only when the admin port is on
+        from .admin.server import AdminServer
+
+        s = self.settings
+        self._admin = AdminServer(create_admin_app(self), s.admin_host, s.admin_port)
+        await self._admin.start()
+        log.info(
+            "admin_started",
+            host=s.admin_host,
+            port=self._admin.port,
+            api=s.api_key is not None or s.admin_insecure,
+        )
+
+    @property
+    def admin_port(self) -> int:
+        """The control plane's bound port (useful with ``admin_port=0``)."""
+        if self._admin is None:
+            raise RuntimeError("the admin server is not running")
+        return self._admin.port
 
     async def shutdown(self) -> None:
         """Drain: refuse new upgrades (``/ready`` -> 503), close everyone with 1001, wait, stop."""
@@ -299,7 +371,14 @@ class App:
         if self._jwks is not None:
             await self._jwks.stop()
         await asyncio.sleep(0)  # let aborted transports report their disconnects
-        await self.broker.close()
+        await node.broker.close()
+        if self.monitor is not None:
+            await self.monitor.stop()
+        if self._admin is not None:
+            await self._admin.stop()
+            self._admin = None
+        if self._own_provider is not None:
+            self._own_provider.shutdown()  # flush spans still batched
         log.info("server_stopped", aborted=len(left), connections_total=node.connections_total)
 
     async def serve_until_signal(self) -> None:

@@ -46,7 +46,14 @@ def serve(**flags: Any) -> None:
         raise typer.Exit(2) from None
     app = load_app(target) if target else App()
     app.settings = settings
-    configure_logging(settings.log_level, settings.log_format, settings.node_id, settings.audit_log)
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        settings.node_id,
+        settings.audit_log,
+        log_file=settings.log_file,
+        error_log_file=settings.error_log_file,
+    )
     app.run()
 
 

@@ -84,7 +84,31 @@ CLI_GROUPS: dict[str, str] = {
         ("ping_interval", "ping_timeout", "close_timeout", "drain_timeout"),
         "Heartbeat and shutdown",
     ),
-    **dict.fromkeys(("log_level", "log_format", "audit_log", "raw_echo"), "Logging and modes"),
+    **dict.fromkeys(
+        ("log_level", "log_format", "log_file", "error_log_file", "audit_log", "raw_echo"),
+        "Logging and modes",
+    ),
+    **dict.fromkeys(
+        (
+            "admin",
+            "admin_host",
+            "admin_port",
+            "api_key",
+            "admin_insecure",
+            "metrics",
+            "tracing",
+            "otlp_endpoint",
+            "dashboard_history",
+            "warn_interval",
+            "warn_memory_percent",
+            "memory_limit",
+            "warn_cpu_percent",
+            "warn_cpu_seconds",
+            "warn_outbox_bytes",
+            "warn_loop_lag",
+        ),
+        "Control plane and observability",
+    ),
     **dict.fromkeys(
         (
             "unsupported_subprotocol",
@@ -206,8 +230,68 @@ class Settings(BaseSettings):
         description="Also write audit events (connections accepted and refused, "
         "authorisation failures, bans) to this file as JSON lines.",
     )
+    log_file: Path | None = Field(
+        None, description="Also write every log line to this file (JSON lines)."
+    )
+    error_log_file: Path | None = Field(
+        None, description="Also write warnings and errors to this file (JSON lines)."
+    )
     raw_echo: bool = Field(
         False, description="Conformance mode: echo every message unchanged, no envelope."
+    )
+    admin: bool = Field(
+        True, description="Serve the control plane (probes, metrics, API, dashboard)."
+    )
+    admin_host: str = Field(
+        "127.0.0.1", description="Address of the control plane; keep it private."
+    )
+    admin_port: int = Field(
+        9090, ge=0, le=65535, description="Port of the control plane (0 picks a free one)."
+    )
+    api_key: str | None = Field(
+        None,
+        description="Key the management API (/api/v1) and the dashboard stream require, "
+        "in the X-API-Key header (or ?key= for the dashboard).",
+    )
+    admin_insecure: bool = Field(
+        False, description="Allow the management API without an API key (development only)."
+    )
+    metrics: bool = Field(
+        True,
+        description="Count and time every message (Prometheus histograms, per-connection "
+        "counters); off saves the per-message cost.",
+    )
+    tracing: bool = Field(
+        False,
+        description="OpenTelemetry spans per connection and message (needs the `tracing` "
+        "extra or an SDK configured by the application).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="Export spans over OTLP/HTTP to this URL (e.g. http://collector:4318/v1/"
+        "traces); sets up the SDK when `tracing` is on.",
+    )
+    dashboard_history: float = Field(
+        300.0, ge=10, le=3600, description="Seconds of one-per-second samples the dashboard keeps."
+    )
+    warn_interval: float = Field(
+        60.0, gt=0, description="Each operator warning is logged at most once per this many s."
+    )
+    warn_memory_percent: float = Field(
+        90.0, ge=0, le=100, description="Warn when resident memory passes this % of the limit."
+    )
+    memory_limit: int = Field(
+        0, ge=0, description="Memory limit in bytes for that warning (0: cgroup, else RAM)."
+    )
+    warn_cpu_percent: float = Field(
+        90.0, ge=0, description="Warn when CPU use stays above this % of one core ..."
+    )
+    warn_cpu_seconds: float = Field(30.0, ge=0, description="... for this many seconds.")
+    warn_outbox_bytes: int = Field(
+        64 * MiB, ge=0, description="Warn when bytes waiting for slow sockets pass this."
+    )
+    warn_loop_lag: float = Field(
+        0.5, ge=0, description="Warn when the event loop runs a timer this many s late."
     )
     unsupported_subprotocol: Literal["reject", "close"] = Field(
         "reject",

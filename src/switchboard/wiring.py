@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .config import Settings
+from .observability.monitor import Thresholds
 from .protocol.codecs import Codec
 from .protocol.deflate import Deflate, DeflateSettings
 from .protocol.subprotocols import CODECS
@@ -77,3 +78,16 @@ def deflate(s: Settings) -> Deflate | None:
         threshold=s.compression_threshold,
     )
     return Deflate(settings, s.max_message_size)
+
+
+def thresholds(s: Settings) -> Thresholds:
+    """The operator warnings' thresholds."""
+    return Thresholds(
+        memory_percent=s.warn_memory_percent,
+        memory_limit=s.memory_limit,
+        cpu_percent=s.warn_cpu_percent,
+        cpu_seconds=s.warn_cpu_seconds,
+        outbox_bytes=s.warn_outbox_bytes,
+        loop_lag=s.warn_loop_lag,
+        interval=s.warn_interval,
+    )

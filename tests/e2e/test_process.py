@@ -56,6 +56,7 @@ async def test_connection_log_lines_carry_id_address_duration_and_code(
     assert closed["duration_s"] >= 0
     # Per-message logs only at debug: at info the echo left no line of its own.
     assert {r["event"] for r in server.records()} == {
+        "admin_started",
         "server_started",
         "connection_accepted",  # the audit event (its own file with --audit-log)
         "connection_opened",

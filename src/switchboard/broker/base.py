@@ -116,6 +116,10 @@ class Broker(ABC):
         """The publications after ``since``, when the history still holds all of them."""
 
     @abstractmethod
+    async def history(self, channel: str, limit: int) -> tuple[StreamPosition, list[Publication]]:
+        """The channel's position and its last ``limit`` kept publications, oldest first."""
+
+    @abstractmethod
     async def add_presence(self, channel: str, client_id: str, info: dict[str, Any]) -> None:
         """Record that ``client_id`` is in ``channel``, with ``info`` (user, connection)."""
 

@@ -107,6 +107,14 @@ class MemoryBroker(Broker):
             return Recovery(False, position)
         return Recovery(True, position, missed)
 
+    async def history(self, channel: str, limit: int) -> tuple[StreamPosition, list[Publication]]:
+        stream = self._stream(channel, create=False)
+        if stream is None:
+            return StreamPosition(0, ""), []
+        now = self._clock()
+        kept = [pub for pub, expires in stream.items if expires > now]
+        return StreamPosition(stream.top, stream.epoch), kept[-limit:] if limit > 0 else []
+
     async def add_presence(self, channel: str, client_id: str, info: dict[str, Any]) -> None:
         self._presence.setdefault(channel, {})[client_id] = dict(info)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any, Protocol
 
@@ -36,9 +37,14 @@ class Connection:
         "accepted",
         "assembler",
         "backlog",
+        "bytes_in",
+        "bytes_out",
         "closing",
+        "connected_at",
         "id",
         "lane",
+        "messages_in",
+        "messages_out",
         "opened_at",
         "paused",
         "pending",
@@ -67,7 +73,9 @@ class Connection:
         self.wire = wire
         self.transport = transport
         self.remote = remote
+        #: Loop (monotonic) time of the upgrade; ``connected_at`` is the same moment as Unix time.
         self.opened_at = opened_at
+        self.connected_at = time.time()
         #: Who this is, once something (an ``on_connect`` hook, authentication) says so.
         self.user: Any = None
         #: Roles that routes declared with ``roles=`` require one of.
@@ -92,6 +100,11 @@ class Connection:
         self.rate_tokens = 0.0
         self.rate_stamp = 0.0
         self.rate_strikes = 0
+        #: Messages and bytes received (counted when metrics are on) and written.
+        self.messages_in = 0
+        self.bytes_in = 0
+        self.messages_out = 0
+        self.bytes_out = 0
         #: Created only while a fragmented message is being received.
         self.assembler: MessageAssembler | None = None
 

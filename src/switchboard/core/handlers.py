@@ -13,11 +13,14 @@ def install_builtin_routes(router: Router, hub: Hub, channels: Channels) -> None
     """Register the built-in routes on ``router``; each is an ordinary, replaceable route."""
 
     send = hub.outbox.send
+    sent = hub.sent
 
     def echo(conn: Connection, msg: Envelope) -> None:
         # The hottest route: one encode, one frame, one append (no helper layers).
         wire = conn.wire
         send(conn, wire.frame_payload(wire.encode(EchoReply(data=msg.data, id=msg.id))))
+        if sent is not None:
+            sent[EchoReply] = sent.get(EchoReply, 0) + 1
 
     def broadcast(conn: Connection, msg: Envelope) -> None:
         hub.broadcast(Broadcast(data=msg.data), conn.wire.codec.data_format)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..protocol.codes import CloseCode
 from .connection import Connection
@@ -25,3 +25,11 @@ class Reject(Exception):
 
     def __str__(self) -> str:
         return f"connection rejected with {self.code}: {self.reason}"
+
+
+class ConnectionObserver(Protocol):
+    """Told about every connection's start and end (tracing watches through this)."""
+
+    def opened(self, conn: Connection) -> None: ...
+
+    def closed(self, conn: Connection, code: int, reason: str, by: str) -> None: ...

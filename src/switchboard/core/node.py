@@ -26,12 +26,13 @@ from .connection import Connection, Transport
 from .expiry import CredentialExpiry
 from .handlers import install_builtin_routes
 from .heartbeat import Heartbeat
-from .hooks import MAX_BACKLOG, ConnectHook, DisconnectHook, Reject
+from .hooks import MAX_BACKLOG, ConnectHook, ConnectionObserver, DisconnectHook, Reject
 from .hub import Hub
 from .outbox import Outbox, SlowConsumerPolicy
 from .ratelimit import MessageRateLimit
 from .registry import Registry
 from .router import Router
+from .stats import Stats, bump
 
 log = structlog.get_logger("switchboard.connection")
 #: Security-relevant events (accepted connections, floods): ``audit_log`` can file them apart.
@@ -59,14 +60,20 @@ class Node:
         flood_strikes: int = 50,
         user_message_rate: float = 0.0,
         user_message_burst: int = 0,
+        metrics: bool = True,
+        stats: Stats | None = None,
     ) -> None:
         self.loop = loop
         self.node_id = node_id
         self.raw_echo = raw_echo
         self.registry = Registry()
         self.outbox = Outbox(loop, send_queue_limit, slow_consumer_policy, self._slow_consumer)
-        self.hub = Hub(self.registry, self.outbox)
+        #: Counters for metrics and the admin API; ``metrics=False`` skips the per-message ones.
+        self.stats = stats if stats is not None else Stats()
+        self.hub = Hub(self.registry, self.outbox, self.stats, count=metrics)
         self.router = Router(self.hub)
+        if metrics:
+            self.router.received = self.stats.received
         self.broker = broker
         self.channels = Channels(self.hub, broker, channel_options, max_subscriptions)
         install_builtin_routes(self.router, self.hub, self.channels)
@@ -88,11 +95,15 @@ class Node:
                 user_burst=user_message_burst or max(1, round(user_message_rate)),
             )
             self.on_message = limit.guard(self.on_message)
+        if metrics:
+            self.on_message = self.stats.measure(self.on_message)
         self.expiry = CredentialExpiry(loop, self._token_expired)
         #: Told about every connection closed for flooding (address bans listen here).
         self.on_flood: Callable[[Connection], None] | None = None
         self.connect_hook: ConnectHook | None = None
         self.disconnect_hook: DisconnectHook | None = None
+        #: Told when connections open and close (tracing), when set.
+        self.observer: ConnectionObserver | None = None
         self._welcome_interval = ping_interval
         self._emptied: asyncio.Event | None = None
         self.connections_total = 0
@@ -120,6 +131,8 @@ class Node:
             self.expiry.set(conn, expires_at)
         self.registry.add(conn)
         self.connections_total += 1
+        if self.observer is not None:
+            self.observer.opened(conn)
         audit.info("connection_accepted", connection_id=conn.id, remote=remote, user=conn.user)
         log.info(
             "connection_opened",
@@ -214,6 +227,10 @@ class Node:
         self.expiry.cancel(conn)
         self.registry.remove(conn)
         self.outbox.discard(conn)
+        duration = time.monotonic() - conn.opened_at
+        stats = self.stats
+        bump(stats.closed, code)
+        stats.duration.observe(duration)
         if self._emptied is not None and not self.registry:
             self._emptied.set()
         if conn.accepted:
@@ -222,11 +239,14 @@ class Node:
                 self.router.spawn(self._await_logged(leaving, "channel_cleanup_failed", conn))
             if self.disconnect_hook is not None:
                 self._call_disconnect_hook(conn, code)
+        if self.observer is not None:
+            self.observer.closed(conn, code, reason, by)
         log.info(
             "connection_closed",
             connection_id=conn.id,
+            user=conn.user,
             remote=conn.remote,
-            duration_s=round(time.monotonic() - conn.opened_at, 3),
+            duration_s=round(duration, 3),
             close_code=code,
             close_reason=reason,
             closed_by=by,
@@ -274,6 +294,7 @@ class Node:
         log.warning(
             "slow_consumer_disconnected",
             connection_id=conn.id,
+            user=conn.user,
             remote=conn.remote,
             limit_bytes=self.outbox.limit,
         )
@@ -283,7 +304,8 @@ class Node:
         log.info("token_expired", connection_id=conn.id, user=conn.user)
         self.close(conn, CloseCode.TOKEN_EXPIRED, "token expired")
 
-    def _rate_refused(self, conn: Connection) -> None:
+    def _rate_refused(self, conn: Connection, scope: str) -> None:
+        bump(self.stats.rate_limited, scope)
         message = "message rate limit exceeded; this message was dropped"
         self.hub.send_error(conn, ErrorCode.RATE_LIMIT_EXCEEDED, message)
 
@@ -294,5 +316,5 @@ class Node:
             self.on_flood(conn)
 
     def _heartbeat_timeout(self, conn: Connection) -> None:
-        log.info("heartbeat_timeout", connection_id=conn.id, remote=conn.remote)
+        log.info("heartbeat_timeout", connection_id=conn.id, user=conn.user, remote=conn.remote)
         self.close(conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: no pong", fail=True)

@@ -34,8 +34,11 @@ class Outbox:
         "_dirty",
         "_loop",
         "_on_slow_consumer",
+        "_paused",
         "_scheduled",
+        "bytes_written",
         "dropped_frames",
+        "frames_written",
         "limit",
         "policy",
         "slow_consumers",
@@ -53,9 +56,14 @@ class Outbox:
         self.policy = policy
         self._on_slow_consumer = on_slow_consumer
         self._dirty: list[Connection] = []
+        #: Connections whose socket is above its high-water mark (frames wait here).
+        self._paused: set[Connection] = set()
         self._scheduled = False
         self.slow_consumers = 0
         self.dropped_frames = 0
+        #: Frames and bytes handed to sockets (messages out, after coalescing into writes).
+        self.frames_written = 0
+        self.bytes_written = 0
 
     def send(self, conn: Connection, frame: bytes) -> None:
         """Queue one framed message for ``conn``; it is written at the end of this loop pass."""
@@ -82,10 +90,12 @@ class Outbox:
     def pause(self, conn: Connection) -> None:
         """The socket's write buffer passed its high-water mark: hold frames here."""
         conn.paused = True
+        self._paused.add(conn)
 
     def resume(self, conn: Connection) -> None:
         """The socket drained below its low-water mark: write what waited."""
         conn.paused = False
+        self._paused.discard(conn)
         if conn.pending is not None:
             self._mark_dirty(conn)
 
@@ -96,25 +106,41 @@ class Outbox:
             return
         conn.pending = None
         conn.pending_bytes = 0
-        conn.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        self._write(conn, pending)
 
     def discard(self, conn: Connection) -> None:
         """Forget ``conn``'s pending frames (it is gone or being dropped)."""
         conn.pending = None
         conn.pending_bytes = 0
+        self._paused.discard(conn)
+
+    def backlog(self) -> tuple[int, int]:
+        """(connections, bytes) waiting for a socket that is above its high-water mark."""
+        paused = self._paused
+        return len(paused), sum(conn.pending_bytes for conn in paused)
 
     def flush_all(self) -> None:
         """Write every dirty connection's frames, one write each. Runs once per loop pass."""
         self._scheduled = False
         dirty = self._dirty
         self._dirty = []
+        write = self._write
         for conn in dirty:
             pending = conn.pending
             if pending is None or conn.paused:
                 continue
             conn.pending = None
             conn.pending_bytes = 0
-            conn.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            write(conn, pending)
+
+    def _write(self, conn: Connection, pending: list[bytes]) -> None:
+        """One write of everything pending, counted for the connection and the node."""
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        conn.transport.write(data)
+        conn.messages_out += len(pending)
+        conn.bytes_out += len(data)
+        self.frames_written += len(pending)
+        self.bytes_written += len(data)
 
     def _mark_dirty(self, conn: Connection) -> None:
         self._dirty.append(conn)

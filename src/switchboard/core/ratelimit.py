@@ -41,7 +41,7 @@ class MessageRateLimit:
         burst: int,
         flood_strikes: int,
         *,
-        on_refused: Callable[[Connection], None],
+        on_refused: Callable[[Connection, str], None],
         on_flood: Callable[[Connection], None],
         user_rate: float = 0.0,
         user_burst: int = 0,
@@ -64,12 +64,12 @@ class MessageRateLimit:
         clock = time.monotonic
         sweep = [1024.0]  # sweep idle user buckets once there are this many
 
-        def refuse(conn: Connection) -> None:
+        def refuse(conn: Connection, scope: str) -> None:
             conn.rate_strikes += 1
             if conn.rate_strikes >= strikes_max:
                 on_flood(conn)
             else:
-                on_refused(conn)
+                on_refused(conn, scope)
 
         def limited(conn: Connection, opcode: int, payload: bytes) -> None:
             now = clock()
@@ -80,7 +80,7 @@ class MessageRateLimit:
                     tokens = burst
                 if tokens < 1.0:
                     conn.rate_tokens = tokens
-                    refuse(conn)
+                    refuse(conn, "connection")
                     return
                 conn.rate_tokens = tokens - 1.0
             user = conn.user
@@ -96,7 +96,7 @@ class MessageRateLimit:
                 bucket[1] = now
                 if tokens < 1.0:
                     bucket[0] = tokens
-                    refuse(conn)
+                    refuse(conn, "user")
                     return
                 bucket[0] = tokens - 1.0
             conn.rate_strikes = 0

@@ -19,12 +19,16 @@ from .eager import Started, finish, start_eagerly
 from .errors import RequestError
 from .hub import Hub
 from .ratelimit import route_allows
+from .stats import bump
 
 Handler = Callable[[Connection, Envelope], None]
 RouteHandler = Callable[[Connection, Envelope], Any]
 SerialHandler = Callable[[Connection, Envelope], Coroutine[Any, Any, None]]
 #: The route that catches every type no other route handles.
 DEFAULT_ROUTE = "$default"
+#: How messages of no route's type, and messages that could not be decoded, are counted.
+UNKNOWN = "unknown"
+INVALID = "invalid"
 
 log = structlog.get_logger("switchboard.router")
 audit = structlog.get_logger("switchboard.audit")
@@ -34,11 +38,14 @@ _DENIED = frozenset({ErrorCode.FORBIDDEN, ErrorCode.UNAUTHORIZED})
 class Router:
     """A route table: message ``type`` -> plain (non-async) handler call."""
 
-    __slots__ = ("_tasks", "hub", "routes")
+    __slots__ = ("_tasks", "hub", "received", "routes")
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.routes: dict[str, Handler] = {}
+        #: Messages received by type (a route's name, ``unknown`` or ``invalid``), when
+        #: metrics are on; the type a client sends is counted only if a route handles it.
+        self.received: dict[str, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, coro: Awaitable[None]) -> None:
@@ -83,17 +90,24 @@ class Router:
         if opcode != wire.opcode:
             self._wrong_opcode(conn)
             return
+        received = self.received
         try:
             envelope = wire.decode(payload)
         except msgspec.DecodeError:
+            self._invalid(received)
             self.hub.send_error(conn, *_explained(wire.codec.explain(payload)))
             return
         except EnvelopeError as exc:
+            self._invalid(received)
             self.hub.send_error(conn, *_explained(exc))
             return
-        handler = self.routes.get(envelope.type)
+        kind = envelope.type
+        handler = self.routes.get(kind)
         if handler is None:
             handler = self.routes.get(DEFAULT_ROUTE)
+            kind = UNKNOWN if handler is None else DEFAULT_ROUTE
+        if received is not None:
+            received[kind] = received.get(kind, 0) + 1
         if conn.lane is not None:  # an earlier request is still in flight: keep the order
             conn.lane.append((handler, envelope))
             return
@@ -101,6 +115,11 @@ class Router:
             self._unknown(conn, envelope)
             return
         self._call(conn, handler, envelope)
+
+    @staticmethod
+    def _invalid(received: dict[str, int] | None) -> None:
+        if received is not None:
+            received[INVALID] = received.get(INVALID, 0) + 1
 
     def _unknown(self, conn: Connection, envelope: Envelope) -> None:
         self.hub.send_error(
@@ -234,6 +253,7 @@ class _AppRoute:
             )
             return
         if self.rate and not route_allows(conn, self.rate_key, self.rate, self.burst):
+            bump(self.router.hub.stats.rate_limited, "route")
             message = f"{msg.type!r} allows {self.rate:g} requests/s per connection"
             self.router.hub.send_error(conn, ErrorCode.RATE_LIMIT_EXCEEDED, message, msg.id)
             return

@@ -9,6 +9,7 @@ on stdout is one JSON object with ``timestamp``, ``level``, ``logger``,
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 from pathlib import Path
 from typing import Literal
@@ -27,10 +28,20 @@ _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
 
 
 def configure_logging(
-    level: str = "info", fmt: LogFormat = "json", node: str = "", audit_file: Path | None = None
+    level: str = "info",
+    fmt: LogFormat = "json",
+    node: str = "",
+    audit_file: Path | None = None,
+    *,
+    log_file: Path | None = None,
+    error_log_file: Path | None = None,
+    stdout: bool = True,
 ) -> None:
     """Send every log record to stdout as one structured line; idempotent.
 
+    Every line carries ``node``; connection events carry ``connection_id`` and ``user``.
+    ``log_file``: the same lines also go to this file (always JSON). ``error_log_file``:
+    warnings and errors also go to this file. ``stdout=False`` keeps stdout quiet.
     ``audit_file``: the audit events (logger ``switchboard.audit``: every connection accepted
     or refused and why, authorisation failures, bans, floods) go to this file as JSON lines,
     whatever ``level`` is, instead of stdout. Without it they are ordinary info lines.
@@ -40,23 +51,29 @@ def configure_logging(
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     else:
         renderer = structlog.processors.JSONRenderer()
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED_PROCESSORS,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-    )
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(formatter)
+    shared = [*_SHARED_PROCESSORS, _add_node(node)]
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        if isinstance(old, logging.FileHandler):  # ours, from an earlier call
+            old.close()
+    handlers: list[logging.Handler] = []
+    if stdout:
+        handlers.append(logging.StreamHandler(sys.stdout))
+    if log_file is not None:
+        handlers.append(_file_handler(log_file, shared))
+    if error_log_file is not None:
+        errors = _file_handler(error_log_file, shared)
+        errors.setLevel(logging.WARNING)
+        handlers.append(errors)
+    for handler in handlers:
+        if handler.formatter is None:
+            handler.setFormatter(_formatter(shared, renderer))
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
-            *_SHARED_PROCESSORS,
+            *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
@@ -65,14 +82,46 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     if root.level > logging.DEBUG:
-        handler.addFilter(_quiet_picows)
-    _configure_audit(audit_file)
+        for handler in handlers:
+            handler.addFilter(_quiet_picows)
+    _configure_audit(audit_file, shared)
     structlog.contextvars.clear_contextvars()
-    if node:
-        structlog.contextvars.bind_contextvars(node=node)
 
 
-def _configure_audit(audit_file: Path | None) -> None:
+def _add_node(node: str) -> structlog.typing.Processor:
+    """A processor that puts ``node`` on every line (contextvars would miss some callbacks)."""
+
+    def add_node(
+        logger: object, method: str, event: structlog.typing.EventDict
+    ) -> structlog.typing.EventDict:
+        if node:
+            event.setdefault("node", node)
+        return event
+
+    return add_node
+
+
+def _formatter(
+    shared: list[structlog.typing.Processor], renderer: structlog.typing.Processor
+) -> logging.Formatter:
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+
+
+def _file_handler(path: Path, shared: list[structlog.typing.Processor]) -> logging.Handler:
+    """JSON lines appended to ``path`` (``WatchedFileHandler``: logrotate may move it)."""
+    handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    handler.setFormatter(_formatter(shared, structlog.processors.JSONRenderer()))
+    return handler
+
+
+def _configure_audit(audit_file: Path | None, shared: list[structlog.typing.Processor]) -> None:
     audit = logging.getLogger(AUDIT_LOGGER)
     for old in audit.handlers:
         old.close()
@@ -81,16 +130,7 @@ def _configure_audit(audit_file: Path | None) -> None:
     audit.setLevel(logging.NOTSET)
     if audit_file is None:
         return
-    file_handler = logging.FileHandler(audit_file, encoding="utf-8")
-    file_handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=_SHARED_PROCESSORS,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.JSONRenderer(),
-            ],
-        )
-    )
+    file_handler = _file_handler(audit_file, shared)
     audit.setLevel(logging.INFO)  # always recorded, in their own file only
     audit.propagate = False
     audit.addHandler(file_handler)

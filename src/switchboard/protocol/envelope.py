@@ -45,6 +45,8 @@ class Envelope(msgspec.Struct, frozen=True):
     recover_from: Position | None = None
     #: A fresh credential (``refresh``).
     token: str | None = None
+    #: W3C trace context of the request, for tracing (``00-<trace id>-<span id>-<flags>``).
+    traceparent: str | None = None
 
     def value(self) -> Any:
         """``data`` decoded to Python, whatever the connection's codec; the raw bytes stay

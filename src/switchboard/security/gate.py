@@ -31,6 +31,8 @@ class Refusal:
     close_code: int
     reason: str
     in_band: bool = False
+    #: A short fixed label for metrics (``origin``, ``auth``, ``banned``, ...).
+    kind: str = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +75,14 @@ class HandshakeGate:
         limits = self.limits
         address = peer if limits is None else limits.client_address(peer, headers)
         if limits is not None and limits.banned(address):
-            return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, "address banned")
+            return self._refused(
+                path, address, 429, TOO_MANY_CONNECTIONS, "address banned", "banned"
+            )
         origin = headers.get("Origin")
         if not self.origins.allows(origin):
             reason = "origin not allowed" if origin else "origin required"
             self._log(path, address, reason, origin)
-            return Refusal(403, 1008, reason)
+            return Refusal(403, 1008, reason, kind="origin")
         identity = ANONYMOUS
         if self.auth is not None:
             try:
@@ -87,15 +91,16 @@ class HandshakeGate:
                 if limits is not None:
                     limits.strike(address, exc.reason)
                 self._log(path, address, exc.reason, origin)
-                return Refusal(exc.status, exc.close_code, exc.reason, self.in_band)
+                kind = "auth_missing" if exc.status == 401 else "auth_invalid"
+                return Refusal(exc.status, exc.close_code, exc.reason, self.in_band, kind)
             if self._user_full(identity.user):
                 reason = "too many connections for this user"
-                return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, reason)
+                return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, reason, "user_limit")
         if limits is None:
             return Admission(identity, address)
         why = limits.admit(address)
         if why is not None:
-            return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, why)
+            return self._refused(path, address, 429, TOO_MANY_CONNECTIONS, why, "address_limit")
         return Admission(identity, address, counted=True)
 
     def _user_full(self, user: Any) -> bool:
@@ -103,10 +108,10 @@ class HandshakeGate:
         return bool(most) and user is not None and self.user_connections(user) >= most
 
     def _refused(
-        self, path: bytes, address: str, status: int, close_code: int, reason: str
+        self, path: bytes, address: str, status: int, close_code: int, reason: str, kind: str
     ) -> Refusal:
         self._log(path, address, reason, None)
-        return Refusal(status, close_code, reason, self.in_band)
+        return Refusal(status, close_code, reason, self.in_band, kind)
 
     @staticmethod
     def _log(path: bytes, address: str, reason: str, origin: str | None) -> None:

@@ -9,14 +9,15 @@ the upgrade itself and answers 400 to a bad one.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 import structlog
 from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
 
 from ..core.node import Node
+from ..core.stats import bump
+from ..observability.throttle import Throttle
 from ..protocol.codecs import JSON, Codec
 from ..protocol.codes import CloseCode
 from ..protocol.deflate import Deflate, Negotiated
@@ -65,7 +66,7 @@ class UpgradeHandler:
         self.max_header_size = max_header_size
         self.limits = limits
         self.rejected = 0
-        self._warn_full = _Throttled(1.0)
+        self._warn_full = Throttle(1.0)
         self.codecs = {codec.name: codec for codec in codecs}
         self.deflate = deflate
         self.refuse_unsupported = unsupported_subprotocol == "reject"
@@ -86,9 +87,9 @@ class UpgradeHandler:
             return _respond_error(404, b'{"error":"not found"}')
         headers = request.headers
         if sum(len(k) + len(v) + 4 for k, v in headers.items()) > self.max_header_size:
-            return self._reject(431, "request headers too large")
+            return self._reject(431, "request headers too large", "headers_too_large")
         if self.state.draining:
-            return self._reject(503, "server is shutting down")
+            return self._reject(503, "server is shutting down", "draining")
         open_now = len(self.node.registry)
         if open_now >= self.max_connections:
             self._warn_full(
@@ -99,10 +100,12 @@ class UpgradeHandler:
                     rejected_since_last_warning=suppressed,
                 )
             )
-            return self._reject(503, "maximum connection limit reached")
+            return self._reject(503, "maximum connection limit reached", "max_connections")
         checked = self.gate.check(request.path, headers, host_of(peer))
-        if isinstance(checked, Refusal) and not checked.in_band:
-            return self._reject(checked.status, checked.reason)
+        if isinstance(checked, Refusal):
+            if not checked.in_band:
+                return self._reject(checked.status, checked.reason, checked.kind)
+            bump(self.node.stats.handshake_rejected, checked.kind)
         return self._upgrade(headers, checked)
 
     def _upgrade(
@@ -120,9 +123,12 @@ class UpgradeHandler:
             elif self.refuse_unsupported:
                 supported = ", ".join(self.codecs)
                 self._release(checked)
-                return self._reject(400, f"unsupported subprotocol; supported: {supported}")
+                reason = f"unsupported subprotocol; supported: {supported}"
+                return self._reject(400, reason, "subprotocol")
             else:
-                refusal = Refusal(400, CloseCode.PROTOCOL_ERROR, "Unsupported subprotocol", True)
+                reason = "Unsupported subprotocol"
+                refusal = Refusal(400, CloseCode.PROTOCOL_ERROR, reason, True, "subprotocol")
+                bump(self.node.stats.handshake_rejected, refusal.kind)
         negotiated = None
         if self.deflate is not None and codec is not None:
             negotiated = self.deflate.negotiate(headers.get("Sec-WebSocket-Extensions"))
@@ -163,8 +169,10 @@ class UpgradeHandler:
             self._wires[key] = wire
         return wire
 
-    def _reject(self, status: int, reason: str) -> WSUpgradeResponseWithListener:
+    def _reject(self, status: int, reason: str, kind: str) -> WSUpgradeResponseWithListener:
+        """Answer the upgrade request with an HTTP error; counted under ``kind``."""
         self.rejected += 1
+        bump(self.node.stats.handshake_rejected, kind)
         return _respond_error(status, _error_body(reason))
 
 
@@ -187,23 +195,3 @@ def _respond_error(status: int, body: bytes) -> WSUpgradeResponseWithListener:
     return WSUpgradeResponseWithListener(
         WSUpgradeResponse.create_error_response(status, body, extra_headers=_JSON), None
     )
-
-
-class _Throttled:
-    """Runs a callback at most once per ``period`` seconds, telling it how many were skipped."""
-
-    __slots__ = ("_last", "_period", "_skipped")
-
-    def __init__(self, period: float) -> None:
-        self._period = period
-        self._last = float("-inf")
-        self._skipped = 0
-
-    def __call__(self, emit: Callable[[int], object]) -> None:
-        now = time.monotonic()
-        if now - self._last < self._period:
-            self._skipped += 1
-            return
-        self._last = now
-        emit(self._skipped)
-        self._skipped = 0

@@ -57,6 +57,7 @@ def decode(payload: bytes) -> MsgpackEnvelope:
         to=to,
         recover_from=recover_from,
         token=pb.token or None,
+        traceparent=pb.traceparent or None,
     )
 
 

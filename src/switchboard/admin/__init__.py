@@ -1,0 +1,1 @@
+"""The control plane: probes, metrics, the management API and the dashboard (FastAPI)."""

@@ -1,0 +1,68 @@
+"""The control plane's FastAPI application: probes, ``/metrics``, ``/api/v1``, dashboard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+
+from ..observability.metrics import CONTENT_TYPE, exposition
+from .errors import install_error_handlers
+from .management import management_router
+from .pages import install_pages
+
+if TYPE_CHECKING:
+    from ..app import App
+
+_DESCRIPTION = """\
+The control plane of one Switchboard node. `/health`, `/ready` and `/metrics` are open;
+everything under `/api/v1` needs the `X-API-Key` header. Errors always look like
+`{"error": {"code": "GONE", "message": "..."}}`.
+"""
+
+
+def create_admin_app(app: App) -> FastAPI:
+    """The FastAPI application serving ``app``'s control plane."""
+    api = FastAPI(
+        title="Switchboard control plane",
+        version=app.version,
+        description=_DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    install_error_handlers(api)
+
+    @api.get("/health", tags=["probes"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get(
+        "/ready",
+        tags=["probes"],
+        summary="Readiness: 503 while starting or draining",
+        responses={503: {"description": "Not ready: starting or draining."}},
+    )
+    async def ready() -> Any:
+        if app.node is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        if app.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
+        return {"status": "ready"}
+
+    @api.get(
+        "/metrics",
+        tags=["probes"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    async def metrics() -> Response:
+        registry = app.metrics_registry
+        body = b"" if registry is None else exposition(registry)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    api.include_router(management_router(app))
+    install_pages(api, app)
+    return api

@@ -1,0 +1,231 @@
+"""Once a second: event-loop lag, CPU, memory and traffic rates; warnings an operator can act on.
+
+The samples feed the dashboard (the last few minutes are kept) and the stats API. Each
+warning kind is logged at most once per ``warn_interval`` seconds, with how many times it
+was suppressed since, so a sick server does not also flood its logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ..core.stats import PROCESSING_BUCKETS, quantile
+from .throttle import Throttle
+
+if TYPE_CHECKING:
+    from ..core.node import Node
+
+log = structlog.get_logger("switchboard.monitor")
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When to warn; 0 turns a warning off."""
+
+    memory_percent: float = 90.0
+    memory_limit: int = 0
+    cpu_percent: float = 90.0
+    cpu_seconds: float = 30.0
+    outbox_bytes: int = 64 * 1024 * 1024
+    loop_lag: float = 0.5
+    interval: float = 60.0
+
+
+def resident_memory() -> int:
+    """This process's resident set size in bytes (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def memory_limit(configured: int = 0) -> int:
+    """``configured`` if set, else the cgroup (container) limit, else physical memory."""
+    if configured > 0:
+        return configured
+    with contextlib.suppress(OSError, ValueError):
+        text = _CGROUP_MEMORY_MAX.read_text().strip()
+        if text != "max":
+            return int(text)
+    return int(os.sysconf("SC_PHYS_PAGES")) * _PAGE
+
+
+class Monitor:
+    """Samples the node every ``period`` seconds and keeps ``history`` seconds of samples."""
+
+    def __init__(
+        self,
+        node: Node,
+        thresholds: Thresholds,
+        *,
+        period: float = 1.0,
+        history: float = 300.0,
+    ) -> None:
+        self.node = node
+        self.thresholds = thresholds
+        self.period = period
+        self.samples: deque[dict[str, Any]] = deque(maxlen=max(1, int(history / period)))
+        #: Seconds the last sampling timer fired late.
+        self.loop_lag = 0.0
+        self.memory_limit = memory_limit(thresholds.memory_limit)
+        self._throttles: dict[str, Throttle] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._new_sample = asyncio.Event()
+        self._hot_since: float | None = None
+        self._last = self._counters()
+
+    # --- running -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def next_sample(self) -> dict[str, Any]:
+        """Wait for the next sample (the dashboard's live stream)."""
+        await self._new_sample.wait()
+        latest: dict[str, Any] = self.samples[-1]
+        return latest
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + self.period
+            await asyncio.sleep(self.period)
+            self.loop_lag = max(0.0, loop.time() - expected)
+            try:
+                self.sample()
+            except Exception:  # a monitoring bug must not stop monitoring
+                log.exception("monitor_sample_failed")
+
+    # --- sampling ------------------------------------------------------------------------------
+
+    def _counters(self) -> dict[str, Any]:
+        node = self.node
+        stats = node.stats
+        return {
+            "wall": time.monotonic(),
+            "cpu": time.process_time(),
+            "opened": node.connections_total,
+            "closed": sum(stats.closed.values()),
+            "messages_in": stats.size.count,
+            "bytes_in": stats.size.sum,
+            "messages_out": node.outbox.frames_written,
+            "bytes_out": node.outbox.bytes_written,
+            "processing": list(stats.processing.counts),
+        }
+
+    def sample(self) -> dict[str, Any]:
+        """Take one sample now: rates since the previous one, gauges, then the warnings."""
+        now = self._counters()
+        last, self._last = self._last, now
+        elapsed: float = max(float(now["wall"] - last["wall"]), 1e-9)
+
+        def rate(key: str) -> float:
+            return round(float(now[key] - last[key]) / elapsed, 3)
+
+        window = [a - b for a, b in zip(now["processing"], last["processing"], strict=True)]
+        p50 = quantile(PROCESSING_BUCKETS, window, 0.5)
+        p99 = quantile(PROCESSING_BUCKETS, window, 0.99)
+        node = self.node
+        counted = node.router.received is not None
+        paused, backlog = node.outbox.backlog()
+        cpu_percent = round(100.0 * (now["cpu"] - last["cpu"]) / elapsed, 2)
+        sample: dict[str, Any] = {
+            "t": round(time.time(), 3),
+            "node": node.node_id,
+            "connections": len(node.registry),
+            "opened_per_s": rate("opened"),
+            "closed_per_s": rate("closed"),
+            # Received messages are counted only with metrics on: None says "not measured".
+            "messages_in_per_s": rate("messages_in") if counted else None,
+            "messages_out_per_s": rate("messages_out"),
+            "bytes_in_per_s": rate("bytes_in") if counted else None,
+            "bytes_out_per_s": rate("bytes_out"),
+            "p50_ms": None if p50 is None else round(p50 * 1000, 4),
+            "p99_ms": None if p99 is None else round(p99 * 1000, 4),
+            "memory_bytes": resident_memory(),
+            "memory_limit_bytes": self.memory_limit,
+            "cpu_percent": cpu_percent,
+            "loop_lag_ms": round(self.loop_lag * 1000, 3),
+            "outbox_bytes": backlog,
+            "outbox_paused": paused,
+            "channels": self.busiest_channels(10),
+        }
+        self.samples.append(sample)
+        self._new_sample.set()
+        self._new_sample = asyncio.Event()
+        self._warn(sample, now["wall"])
+        return sample
+
+    def busiest_channels(self, top: int) -> list[dict[str, Any]]:
+        subscribers = self.node.channels.subscribers
+        ranked = sorted(subscribers.items(), key=lambda item: (-len(item[1]), item[0]))[:top]
+        return [{"channel": name, "subscribers": len(conns)} for name, conns in ranked if conns]
+
+    # --- warnings ------------------------------------------------------------------------------
+
+    def _warn(self, sample: dict[str, Any], now: float) -> None:
+        t = self.thresholds
+        memory = sample["memory_bytes"]
+        if t.memory_percent and self.memory_limit:
+            percent = 100.0 * memory / self.memory_limit
+            if percent >= t.memory_percent:
+                self.warn(
+                    "memory_high",
+                    memory_bytes=memory,
+                    limit_bytes=self.memory_limit,
+                    percent=round(percent, 1),
+                    threshold_percent=t.memory_percent,
+                )
+        if t.cpu_percent and sample["cpu_percent"] >= t.cpu_percent:
+            if self._hot_since is None:
+                self._hot_since = now
+            hot_for = now - self._hot_since
+            if hot_for >= t.cpu_seconds:
+                self.warn(
+                    "cpu_high",
+                    cpu_percent=sample["cpu_percent"],
+                    threshold_percent=t.cpu_percent,
+                    for_seconds=round(hot_for, 1),
+                )
+        else:
+            self._hot_since = None
+        if t.outbox_bytes and sample["outbox_bytes"] >= t.outbox_bytes:
+            self.warn(
+                "outbox_backlog",
+                backlog_bytes=sample["outbox_bytes"],
+                connections=sample["outbox_paused"],
+                threshold_bytes=t.outbox_bytes,
+            )
+        if t.loop_lag and self.loop_lag >= t.loop_lag:
+            self.warn(
+                "event_loop_lag",
+                lag_ms=sample["loop_lag_ms"],
+                threshold_ms=round(t.loop_lag * 1000, 3),
+            )
+
+    def warn(self, event: str, **fields: Any) -> None:
+        """Log the ``event`` warning unless it was logged less than ``interval`` s ago."""
+        throttle = self._throttles.get(event)
+        if throttle is None:
+            throttle = self._throttles[event] = Throttle(self.thresholds.interval)
+        throttle(lambda suppressed: log.warning(event, suppressed_since_last=suppressed, **fields))

@@ -1,0 +1,175 @@
+"""The dashboard and the demo client in a real browser (Debian's Chromium via Playwright).
+
+The demo talks the wire protocol to the WebSocket port; the dashboard follows the server's
+``/dashboard/stream`` and must show that connection and its channel, then see it go.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
+
+from ..conftest import StartServer, timeout
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def ms(seconds: float) -> float:
+    """A scaled wait in Playwright's unit (milliseconds)."""
+    return timeout(seconds) * 1000
+
+
+def require_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium: make test does it")
+
+
+def check_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert len(data) > len(PNG_SIGNATURE), f"{path} is empty"
+    assert data.startswith(PNG_SIGNATURE), f"{path} is not a PNG"
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    require_chromium()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            timeout=ms(30),
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def open_page(browser: Browser, errors: list[str], name: str) -> Page:
+    """A new page whose console errors and uncaught exceptions land in ``errors``."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(ms(10))
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            where = msg.location.get("url", "")
+            errors.append(f"{name}: console error: {msg.text} ({where})")
+
+    def on_page_error(error: Error) -> None:
+        errors.append(f"{name}: page error: {error}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    return page
+
+
+async def screenshot(page: Page, filename: str) -> Path:
+    path = ARTIFACTS / filename
+    # Playwright creates the directory; the check reads a few KB once.
+    await page.screenshot(path=str(path), full_page=True, timeout=ms(10))
+    check_png(path)
+    return path
+
+
+async def test_dashboard_follows_the_demo_client(start_server: StartServer) -> None:
+    app = await start_server(api_key="k")
+    admin = f"http://127.0.0.1:{app.admin_port}"
+    channel = "browser-test:room"
+    errors: list[str] = []
+    async with chromium() as browser:
+        # 1. The dashboard connects to the stream and shows an idle server.
+        dashboard = await open_page(browser, errors, "dashboard")
+        await dashboard.goto(f"{admin}/dashboard?key=k", timeout=ms(10))
+        await expect(dashboard.locator("#status")).to_have_text("live", timeout=ms(10))
+        connections = dashboard.locator("#connections")
+        await expect(connections).to_have_text("0", timeout=ms(10))
+        for chart in ("connections", "churn", "messages", "latency", "memory", "cpu"):
+            await expect(dashboard.locator(f"#chart-{chart}")).to_be_visible()
+
+        # 2. The demo client connects to the WebSocket port and exchanges frames.
+        demo = await open_page(browser, errors, "demo")
+        await demo.goto(f"{admin}/demo", timeout=ms(10))
+        await expect(demo.locator("#ws-status")).to_have_text("connected", timeout=ms(10))
+        await expect(demo.locator("#ws-url")).to_have_text(
+            f"ws://127.0.0.1:{app.port}{app.settings.path}"
+        )
+        await expect(demo.locator("#connection-id")).to_have_text(re.compile(r"^[^\s\u2013]+$"))
+        await expect(demo.locator('.frame[data-type="welcome"]')).to_have_count(1)
+
+        await demo.locator("#echo-input").fill("hello from chromium")
+        await demo.locator("#echo-send").click()
+        await expect(demo.locator('.frame[data-type="echo_reply"]')).to_contain_text(
+            "hello from chromium", timeout=ms(5)
+        )
+
+        await demo.locator("#channel-input").fill(channel)
+        await demo.locator("#subscribe-send").click()
+        await demo.locator("#publish-input").fill('{"text": "published from chromium"}')
+        await demo.locator("#publish-send").click()
+        message = demo.locator('.frame[data-type="message"]')
+        await expect(message).to_contain_text("published from chromium", timeout=ms(5))
+        await expect(message).to_contain_text(channel)
+
+        await demo.locator("#broadcast-input").fill('{"text": "broadcast from chromium"}')
+        await demo.locator("#broadcast-send").click()
+        await expect(demo.locator('.frame[data-type="broadcast"]')).to_contain_text(
+            "broadcast from chromium", timeout=ms(5)
+        )
+        await expect(demo.locator('.frame[data-type="error"]')).to_have_count(0)
+
+        # 3. The dashboard sees the demo's connection and channel, then sees them go.
+        await expect(connections).to_have_text("1", timeout=ms(5))
+        row = dashboard.locator("#channels tr").filter(has_text=channel)
+        await expect(row).to_have_count(1, timeout=ms(5))
+        await expect(row.locator("td").first).to_have_text(channel)
+        await expect(row.locator("td.num")).to_have_text("1")
+        await expect(dashboard.locator("#status")).to_have_text("live")
+
+        await screenshot(dashboard, "dashboard.png")
+        await screenshot(demo, "demo.png")
+
+        await demo.close()
+        await expect(connections).to_have_text("0", timeout=ms(5))
+        await expect(row).to_have_count(0, timeout=ms(5))
+        await expect(dashboard.locator("#status")).to_have_text("live")
+        await dashboard.close()
+
+    # 4. Neither page logged an error or threw.
+    assert errors == []
+
+
+async def test_dashboard_without_key_asks_for_it(start_server: StartServer) -> None:
+    app = await start_server(api_key="k")
+    errors: list[str] = []
+    async with chromium() as browser:
+        page = await open_page(browser, errors, "dashboard")
+        await page.goto(f"http://127.0.0.1:{app.admin_port}/dashboard", timeout=ms(10))
+        banner = page.locator("#banner")
+        await expect(banner).to_be_visible(timeout=ms(10))
+        await expect(banner).to_contain_text("API key required")
+        await expect(page.locator("#status")).to_have_text("unauthorized")
+        await expect(page.locator("#connections")).to_have_text("\u2013")
+        await page.close()
+
+    # Only the refused stream may complain (the browser logs each 401 it gets).
+    refused = "Failed to load resource: the server responded with a status of 401"
+    unexpected = [e for e in errors if refused not in e or "/dashboard/stream" not in e]
+    assert unexpected == []
+    assert errors, "expected the browser to log the refused (401) stream"

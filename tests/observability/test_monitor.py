@@ -1,0 +1,203 @@
+"""The once-a-second monitor: quantiles, throttled warnings, loop lag, rates and channels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+import pytest
+import websockets
+from structlog.testing import capture_logs
+
+from switchboard.core.stats import Histogram, quantile
+from switchboard.observability.throttle import Throttle
+
+from ..conftest import StartServer, recv_json, timeout, wait_until, ws_url
+
+# --- quantiles from bucket counts -------------------------------------------------------------
+
+
+def test_quantile_interpolates_linearly_within_the_bucket() -> None:
+    bounds = (1.0, 2.0, 4.0)
+    assert quantile(bounds, [2, 2, 0, 0], 0.5) == 1.0  # rank 2: the top of the first bucket
+    assert quantile(bounds, [2, 2, 0, 0], 0.75) == 1.5  # rank 3: halfway through (1, 2]
+    assert quantile(bounds, [0, 0, 4, 0], 0.25) == 2.5  # rank 1 of 4 in (2, 4]
+    assert quantile(bounds, [4, 0, 0, 0], 0.5) == 0.5  # the first bucket starts at 0
+    assert quantile(bounds, [0, 10, 0, 0], 0.99) == pytest.approx(1.99)
+    assert quantile(bounds, [1, 0, 0, 1], 1.0) == 4.0  # the overflow bucket: the last bound
+
+
+def test_quantile_of_no_observations_is_none() -> None:
+    assert quantile((1.0, 2.0), [0, 0, 0], 0.5) is None
+    assert quantile((1.0, 2.0), [], 0.99) is None
+
+
+def test_quantile_of_a_histogram() -> None:
+    histogram = Histogram((1.0, 2.0, 4.0))
+    for value in (0.5, 1.0, 1.5, 3.0, 10.0):
+        histogram.observe(value)
+    assert histogram.counts == [2, 1, 1, 1]  # a value on a bound counts in that bucket
+    assert histogram.count == 5
+    assert histogram.sum == 16.0
+    assert quantile(histogram.bounds, histogram.counts, 0.5) == 1.5  # rank 2.5
+
+
+# --- throttled warnings -------------------------------------------------------------------------
+
+
+def test_throttle_suppresses_within_the_interval_and_reports_how_many() -> None:
+    now = [100.0]
+    emitted: list[int] = []
+    throttle = Throttle(60.0, clock=lambda: now[0])
+
+    assert throttle(emitted.append) is True
+    now[0] = 110.0
+    assert throttle(emitted.append) is False
+    now[0] = 159.9
+    assert throttle(emitted.append) is False
+    assert emitted == [0]
+    now[0] = 160.0  # a full interval after the last one emitted
+    assert throttle(emitted.append) is True
+    assert emitted == [0, 2]
+    now[0] = 161.0
+    assert throttle(emitted.append) is False
+    now[0] = 500.0
+    assert throttle(emitted.append) is True
+    assert emitted == [0, 2, 1]  # the count starts again after each emission
+
+
+# --- warnings of a running server -------------------------------------------------------------
+
+
+def events(logs: Sequence[MutableMapping[str, Any]], name: str) -> list[MutableMapping[str, Any]]:
+    return [entry for entry in logs if entry["event"] == name]
+
+
+async def test_memory_warning_is_logged_once_per_interval(start_server: StartServer) -> None:
+    with capture_logs() as logs:
+        app = await start_server(warn_memory_percent=0.0001, warn_interval=60)
+        monitor = app.monitor
+        assert monitor is not None
+        monitor.sample()
+        monitor.sample()
+    (warning,) = events(logs, "memory_high")
+    assert warning["log_level"] == "warning"
+    assert warning["suppressed_since_last"] == 0
+    assert warning["memory_bytes"] > 0
+    assert warning["limit_bytes"] == monitor.memory_limit > 0
+    assert warning["threshold_percent"] == 0.0001
+    assert warning["percent"] >= 0.0001
+
+
+async def test_no_memory_warning_under_the_default_threshold(start_server: StartServer) -> None:
+    with capture_logs() as logs:
+        app = await start_server()
+        assert app.monitor is not None
+        app.monitor.sample()
+    assert events(logs, "memory_high") == []
+
+
+async def test_a_blocked_event_loop_is_reported(start_server: StartServer) -> None:
+    with capture_logs() as logs:
+        app = await start_server(warn_loop_lag=0.05)
+        monitor = app.monitor
+        assert monitor is not None
+        assert events(logs, "event_loop_lag") == []
+        deadline = time.monotonic() + timeout(3)
+        # Block in 0.3 s stretches, yielding briefly in between, so the monitor's 1 s timer
+        # comes due while the loop is blocked and fires late.
+        while not events(logs, "event_loop_lag") and time.monotonic() < deadline:
+            time.sleep(0.3)  # noqa: ASYNC251 - blocking the loop is the point
+            await asyncio.sleep(0.01)
+        lag = monitor.loop_lag
+    (warning,) = events(logs, "event_loop_lag")
+    assert lag >= 0.05
+    assert warning["lag_ms"] >= 50
+    assert warning["threshold_ms"] == 50.0
+
+
+async def test_an_idle_loop_is_not_reported(start_server: StartServer) -> None:
+    with capture_logs() as logs:
+        app = await start_server(warn_loop_lag=timeout(0.2))
+        assert app.monitor is not None
+        await app.monitor.next_sample()
+        await app.monitor.next_sample()
+    assert events(logs, "event_loop_lag") == []
+    assert app.monitor.loop_lag < timeout(0.2)
+
+
+# --- rates, gauges and channels -------------------------------------------------------------
+
+
+async def test_sample_counts_the_traffic_since_the_previous_one(start_server: StartServer) -> None:
+    app = await start_server()
+    monitor = app.monitor
+    assert monitor is not None
+    await monitor.stop()  # only this test's samples, no background ones in between
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        n = 50
+        started = time.monotonic()
+        idle = monitor.sample()
+        for i in range(n):
+            await ws.send(json.dumps({"type": "echo", "data": i}))
+        for i in range(n):
+            assert (await recv_json(ws))["data"] == i
+        busy = monitor.sample()
+        elapsed = time.monotonic() - started
+        quiet = monitor.sample()
+
+    assert idle["messages_in_per_s"] == 0
+    assert idle["p50_ms"] is None and idle["p99_ms"] is None
+    # At least n messages over at most the time measured around both samples.
+    assert busy["messages_in_per_s"] >= n / elapsed * 0.99
+    assert busy["messages_out_per_s"] > 0
+    assert busy["bytes_in_per_s"] > 0
+    assert busy["bytes_out_per_s"] > 0
+    assert busy["p50_ms"] is not None and busy["p99_ms"] is not None
+    assert 0 < busy["p50_ms"] <= busy["p99_ms"]
+    assert quiet["messages_in_per_s"] == 0  # a rate of the window, not of all time
+    assert quiet["p50_ms"] is None
+    assert list(monitor.samples)[-3:] == [idle, busy, quiet]
+
+
+async def test_sample_reports_open_connections_and_busiest_channels(
+    start_server: StartServer,
+) -> None:
+    app = await start_server()
+    monitor = app.monitor
+    assert monitor is not None
+    await monitor.stop()  # only this test's samples, no background ones in between
+    assert monitor.sample()["connections"] == 0
+    assert monitor.sample()["channels"] == []
+    clients = [await websockets.connect(ws_url(app)) for _ in range(3)]
+    try:
+        for ws in clients:
+            await recv_json(ws)
+        for ws, channels in zip(
+            clients, [["room:b"], ["room:a", "room:b"], ["room:b"]], strict=True
+        ):
+            for channel in channels:
+                await ws.send(json.dumps({"type": "subscribe", "channel": channel, "id": "s"}))
+                assert (await recv_json(ws))["type"] == "ack"
+        sample = monitor.sample()
+        assert sample["connections"] == 3
+        assert sample["opened_per_s"] > 0
+        assert sample["channels"] == [
+            {"channel": "room:b", "subscribers": 3},
+            {"channel": "room:a", "subscribers": 1},
+        ]
+        assert monitor.busiest_channels(1) == [{"channel": "room:b", "subscribers": 3}]
+
+        await clients[1].close()
+        await wait_until(lambda: app.node is not None and len(app.node.registry) == 2)
+        sample = monitor.sample()
+        assert sample["connections"] == 2
+        assert sample["closed_per_s"] > 0
+        assert sample["channels"] == [{"channel": "room:b", "subscribers": 2}]
+    finally:
+        for ws in clients:
+            await ws.close()
