@@ -29,6 +29,7 @@ from harness.loadgen import (
     FANOUT_WINDOWS,
     HEADLINE,
     REQUIRES,
+    SERVER_FLAGS,
     SCENARIOS,
     Plan,
     ensure_wsbench,
@@ -106,7 +107,8 @@ def measure(spec: ServerSpec, scenario: str, plan: Plan, round_no: int) -> dict[
     """Start ``spec`` fresh, run one wsbench scenario against it, stop it."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
-        proc = spawn(pinned(cfg.SERVER_CPU, spec.command(str(port))), log)
+        argv = spec.command(str(port)) + SERVER_FLAGS.get(scenario, [])
+        proc = spawn(pinned(cfg.SERVER_CPU, argv), log)
         try:
             why = wait_ready(proc, port, cfg.WS_PATH, cfg.READY_TIMEOUT_S)
             if why is not None:

@@ -61,3 +61,21 @@ def deflate_note(results: dict[str, Any]) -> list[str]:
         f"(target < {cfg.TARGET_DEFLATE_CPU_RATIO:g}x: {verdict}).",
         "",
     ]
+
+
+def metrics_cost_note(results: dict[str, Any]) -> list[str]:
+    """Switchboard's JSON echo with metrics on (the default) against --no-metrics."""
+    summary = results["summary"]
+    on = headline(summary, "echo", SUBJECT)
+    off = headline(summary, "echo-nometrics", SUBJECT)
+    if not on or not off:
+        return []
+    cost = 1.0 - on / off
+    verdict = "PASS" if cost <= cfg.TARGET_METRICS_COST else "FAIL"
+    return [
+        f"Metrics on (the default: per-message counters, size and processing-time histograms) "
+        f"against `--no-metrics`, medians of the same run: {on:,.0f} against {off:,.0f} msg/s, "
+        f"a cost of {cost * 100:.1f}% of echo throughput (target <= "
+        f"{cfg.TARGET_METRICS_COST * 100:.0f}%): {verdict}.",
+        "",
+    ]

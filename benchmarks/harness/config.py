@@ -48,6 +48,8 @@ TARGET_CHANNEL_VS_BCAST = 0.8
 TARGET_IDLE_BYTES = 10 * 1024  # 10 KB per connection, read as KiB
 # Server CPU per delivery of the compressed 1 KiB broadcast over the uncompressed one.
 TARGET_DEFLATE_CPU_RATIO = 2.0
+# What metrics may cost: 1 - echo(metrics on) / echo(--no-metrics), same run.
+TARGET_METRICS_COST = 0.05
 
 # A run whose load-generator core is at least this busy was probably limited by wsbench.
 GENERATOR_BOUND_PCT = 95

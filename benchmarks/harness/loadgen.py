@@ -14,8 +14,11 @@ from harness.procs import pinned, run_bounded
 CODEC_ECHOS: dict[str, str] = {"echo-msgpack": "msgpack", "echo-proto": "proto"}
 # A 1 KiB word-padded broadcast (wsbench -X), without and with permessage-deflate (-Z).
 DEFLATE_BCASTS: dict[str, bool] = {"bcast-1k": False, "bcast-1k-deflate": True}
+# The JSON echo again, Switchboard only, started with --no-metrics: what metrics cost.
+METRICS_OFF = "echo-nometrics"
 SCENARIOS = (
     "echo",
+    METRICS_OFF,
     *CODEC_ECHOS,
     "bcast",
     "bcast-burst",
@@ -41,11 +44,15 @@ REQUIRES: dict[str, str] = {
     **dict.fromkeys(CODEC_ECHOS, "codecs"),
     **dict.fromkeys(DEFLATE_BCASTS, "deflate"),
     "idle-deflate": "deflate",
+    METRICS_OFF: "metrics",
 }
+# Extra server flags per scenario (servers with the scenario's feature only).
+SERVER_FLAGS: dict[str, list[str]] = {METRICS_OFF: ["--no-metrics"]}
 
 # Headline figure of each scenario and whether bigger is better.
 HEADLINE: dict[str, tuple[str, bool]] = {
     "echo": ("msg_per_s", True),
+    METRICS_OFF: ("msg_per_s", True),
     **dict.fromkeys(CODEC_ECHOS, ("msg_per_s", True)),
     **dict.fromkeys(DEFLATE_BCASTS, ("deliveries_per_s", True)),
     "bcast": ("deliveries_per_s", True),
@@ -67,7 +74,7 @@ class Plan:
     def args(self, scenario: str, port: str, server_pid: str) -> list[str]:
         """wsbench arguments (without the binary) for ``scenario``."""
         common = ["-p", port, "-u", cfg.WS_PATH, "-d", str(self.duration_s)]
-        if scenario == "echo" or scenario in CODEC_ECHOS:
+        if scenario in ("echo", METRICS_OFF) or scenario in CODEC_ECHOS:
             codec = ["-E", CODEC_ECHOS[scenario]] if scenario in CODEC_ECHOS else ["-J"]
             args = [
                 "echo",

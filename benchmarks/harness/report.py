@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from harness import config as cfg
-from harness.codecs_report import codec_echo_note, deflate_note
+from harness.codecs_report import codec_echo_note, deflate_note, metrics_cost_note
 from harness.loadgen import CHANNEL_BASES, CODEC_ECHOS, DEFLATE_BCASTS, FANOUT_WINDOWS, SCENARIOS
 from harness.summary import SUBJECT, headline, ratio_text
 
 TITLES = {
     "echo": "Echo",
+    "echo-nometrics": "Echo with --no-metrics (what metrics cost)",
     "bcast": "Broadcast",
     "bcast-burst": "Broadcast burst",
     "channel": "Channel fan-out",
@@ -24,6 +25,7 @@ TITLES = {
 }
 RATIO_LABELS = {
     "echo": "echo msg/s (higher is better)",
+    "echo-nometrics": "echo msg/s, metrics off (higher is better)",
     "bcast": f"broadcast deliveries/s, -w {cfg.BCAST_WINDOW} (higher is better)",
     "bcast-burst": f"broadcast burst deliveries/s, -w {cfg.BCAST_BURST_WINDOW} (higher is better)",
     "channel": f"channel fan-out deliveries/s, -w {cfg.BCAST_WINDOW} (higher is better)",
@@ -238,7 +240,7 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
         if cell["runs_failed"]:
             per_run += f" ({cell['runs_failed']} failed)"
         head = [_label(results, server)]
-        if scenario == "echo" or scenario in CODEC_ECHOS:
+        if scenario in ("echo", "echo-nometrics") or scenario in CODEC_ECHOS:
             rows.append(
                 [
                     *head,
@@ -299,6 +301,7 @@ def _scenario_rows(results: dict[str, Any], scenario: str) -> tuple[list[str], l
     ]
     headers = {
         "echo": headers_echo,
+        "echo-nometrics": headers_echo,
         **{fanout: bcast for fanout in FANOUT_WINDOWS},
         **{echo: headers_echo for echo in CODEC_ECHOS},
         "idle": headers_idle,
@@ -328,6 +331,8 @@ def _results(results: dict[str, Any]) -> list[str]:
             lines += _burst_gain(results)
         if scenario in CHANNEL_BASES:
             lines += _channel_checks(results, scenario)
+        if scenario == "echo-nometrics":
+            lines += metrics_cost_note(results)
         if scenario == "echo-proto":
             lines += codec_echo_note(results)
         if scenario == "bcast-1k-deflate":

@@ -45,6 +45,8 @@ def _switchboard_cmd(port: str) -> list[str]:
         WS_PATH,
         "--log-level",
         "warning",
+        "--admin-port",
+        "0",
     ]
 
 
@@ -117,7 +119,7 @@ SERVERS: dict[str, ServerSpec] = {
             "Switchboard",
             _switchboard_cmd,
             _check_switchboard,
-            features=frozenset({"channels", "codecs", "deflate"}),
+            features=frozenset({"channels", "codecs", "deflate", "metrics"}),
         ),
         ServerSpec(
             "picows_raw",
