@@ -135,17 +135,20 @@ class Stats:
         The time is the synchronous handling of the message (decode, route, handler, encode,
         queue); an async handler's awaited part is not in it.
         """
-        processing = self.processing
-        size = self.size
-        observe_time = processing.observe
-        observe_size = size.observe
+        # Histogram.observe inlined: two method calls per message are measurable at 200k/s.
+        processing, size = self.processing, self.size
+        time_bounds, time_counts = processing.bounds, processing.counts
+        size_bounds, size_counts = size.bounds, size.counts
 
         def measured(conn: Connection, opcode: int, payload: bytes) -> None:
             started = perf_counter()
             deliver(conn, opcode, payload)
-            observe_time(perf_counter() - started)
+            elapsed = perf_counter() - started
+            time_counts[bisect_left(time_bounds, elapsed)] += 1
+            processing.sum += elapsed
             n = len(payload)
-            observe_size(n)
+            size_counts[bisect_left(size_bounds, n)] += 1
+            size.sum += n
             conn.messages_in += 1
             conn.bytes_in += n
 
