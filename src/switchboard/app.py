@@ -304,6 +304,8 @@ class App:
         if s.tracing:
             tracing = self.tracing = self._start_tracing(node)
             handler = tracing.deliveries(node.channels)
+        if s.metrics:
+            node.measure()  # last: it swaps the outermost message entry point
         await node.broker.start(handler)
         self.node = node
         self.started_at = time.monotonic()
@@ -361,6 +363,8 @@ class App:
             return
         self._handshake.draining = True
         node.heartbeat.stop()
+        if node.sampler is not None:
+            node.sampler.stop()
         closing = node.close_all(CloseCode.GOING_AWAY, "server shutting down")
         log.info("drain_started", connections=closing, drain_timeout=self.settings.drain_timeout)
         await node.wait_all_closed(self.settings.drain_timeout)

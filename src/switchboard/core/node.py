@@ -18,7 +18,7 @@ import structlog
 
 from ..broker.base import Broker
 from ..protocol.codes import CloseCode, ErrorCode
-from ..protocol.envelope import Welcome
+from ..protocol.envelope import EchoReply, Welcome
 from ..protocol.frames import encode_frame
 from ..protocol.wire import PLAIN_JSON, Wire
 from .channels import ChannelOptions, Channels
@@ -32,7 +32,7 @@ from .outbox import Outbox, SlowConsumerPolicy
 from .ratelimit import MessageRateLimit
 from .registry import Registry
 from .router import Router
-from .stats import Stats, bump
+from .stats import Sampler, Stats, bump
 
 log = structlog.get_logger("switchboard.connection")
 #: Security-relevant events (accepted connections, floods): ``audit_log`` can file them apart.
@@ -76,7 +76,7 @@ class Node:
             self.router.received = self.stats.received
         self.broker = broker
         self.channels = Channels(self.hub, broker, channel_options, max_subscriptions)
-        install_builtin_routes(self.router, self.hub, self.channels)
+        self._echo = install_builtin_routes(self.router, self.hub, self.channels)
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
         )
@@ -95,8 +95,6 @@ class Node:
                 user_burst=user_message_burst or max(1, round(user_message_rate)),
             )
             self.on_message = limit.guard(self.on_message)
-        if metrics:
-            self.on_message = self.stats.measure(self.on_message)
         self.expiry = CredentialExpiry(loop, self._token_expired)
         #: Told about every connection closed for flooding (address bans listen here).
         self.on_flood: Callable[[Connection], None] | None = None
@@ -104,9 +102,38 @@ class Node:
         self.disconnect_hook: DisconnectHook | None = None
         #: Told when connections open and close (tracing), when set.
         self.observer: ConnectionObserver | None = None
+        #: Times and sizes a sample of messages, when metrics are on (see ``measure``).
+        self.sampler: Sampler | None = None
         self._welcome_interval = ping_interval
         self._emptied: asyncio.Event | None = None
         self.connections_total = 0
+
+    def measure(self) -> None:
+        """Time and size a sample of messages from now on (after any other wrapper of
+        ``on_message`` is installed: the sampler swaps the outermost entry point)."""
+
+        def install(entry: Callable[[Connection, int, bytes], None]) -> None:
+            self.on_message = entry
+
+        self.sampler = Sampler(self.stats, self.on_message, install)
+        self.sampler.start(self.loop)
+
+    def bytes_in(self) -> int:
+        """Bytes received so far (counted with metrics on), closed connections included."""
+        return self.stats.closed_bytes_in + sum(conn.bytes_in for conn in self.registry)
+
+    def sent(self) -> dict[type, int]:
+        """Messages queued for clients by class; the built-in echo's replies are its calls."""
+        sent = dict(self.stats.sent)
+        if self.router.routes.get("echo") is self._echo:
+            replies = self.stats.received.get("echo", 0)
+            if replies:
+                sent[EchoReply] = sent.get(EchoReply, 0) + replies
+        return sent
+
+    def messages_in(self) -> int:
+        """Messages received so far (counted with metrics on)."""
+        return sum(self.stats.received.values())
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -229,6 +256,7 @@ class Node:
         self.outbox.discard(conn)
         duration = time.monotonic() - conn.opened_at
         stats = self.stats
+        stats.closed_bytes_in += conn.bytes_in
         bump(stats.closed, code)
         stats.duration.observe(duration)
         if self._emptied is not None and not self.registry:

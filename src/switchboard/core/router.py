@@ -44,7 +44,8 @@ class Router:
         self.hub = hub
         self.routes: dict[str, Handler] = {}
         #: Messages received by type (a route's name, ``unknown`` or ``invalid``), when
-        #: metrics are on; the type a client sends is counted only if a route handles it.
+        #: metrics are on (with each connection's message and byte counts); the type a
+        #: client sends is counted only if a route handles it.
         self.received: dict[str, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -88,17 +89,18 @@ class Router:
         """One complete message: decoded by the connection's codec and dispatched."""
         wire = conn.wire
         if opcode != wire.opcode:
+            self._invalid(conn, payload)
             self._wrong_opcode(conn)
             return
         received = self.received
         try:
             envelope = wire.decode(payload)
         except msgspec.DecodeError:
-            self._invalid(received)
+            self._invalid(conn, payload)
             self.hub.send_error(conn, *_explained(wire.codec.explain(payload)))
             return
         except EnvelopeError as exc:
-            self._invalid(received)
+            self._invalid(conn, payload)
             self.hub.send_error(conn, *_explained(exc))
             return
         kind = envelope.type
@@ -108,6 +110,8 @@ class Router:
             kind = UNKNOWN if handler is None else DEFAULT_ROUTE
         if received is not None:
             received[kind] = received.get(kind, 0) + 1
+            conn.messages_in += 1
+            conn.bytes_in += len(payload)
         if conn.lane is not None:  # an earlier request is still in flight: keep the order
             conn.lane.append((handler, envelope))
             return
@@ -116,10 +120,12 @@ class Router:
             return
         self._call(conn, handler, envelope)
 
-    @staticmethod
-    def _invalid(received: dict[str, int] | None) -> None:
+    def _invalid(self, conn: Connection, payload: bytes) -> None:
+        received = self.received
         if received is not None:
             received[INVALID] = received.get(INVALID, 0) + 1
+            conn.messages_in += 1
+            conn.bytes_in += len(payload)
 
     def _unknown(self, conn: Connection, envelope: Envelope) -> None:
         self.hub.send_error(

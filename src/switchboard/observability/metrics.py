@@ -80,15 +80,20 @@ class NodeCollector(Collector):
             "messages_sent",
             "Messages queued for clients, by type (a broadcast counts once per recipient).",
             "type",
-            _by_name(stats.sent),
+            _by_name(node.sent()),
         )
-        yield _histogram("message_size_bytes", "Size of messages received.", stats.size)
+        yield _histogram(
+            "message_size_bytes",
+            "Size of received messages, sampled (the first 100 of every 100 ms).",
+            stats.size,
+        )
         yield _histogram(
             "message_processing_seconds",
-            "Time to handle a received message (decode, route, reply; not awaited work).",
+            "Time to handle a received message (decode, route, reply; not awaited work), "
+            "sampled (the first 100 of every 100 ms).",
             stats.processing,
         )
-        yield _counter("received_bytes", "Payload bytes of messages received.", stats.size.sum)
+        yield _counter("received_bytes", "Payload bytes of messages received.", node.bytes_in())
         yield _counter("sent_bytes", "Bytes written to client sockets.", outbox.bytes_written)
         yield _counter("sent_frames", "Frames written to client sockets.", outbox.frames_written)
         yield _labelled("errors", "Error frames sent to clients, by code.", "code", stats.errors)
