@@ -290,6 +290,7 @@ class App:
             deflate=deflate(s),
             unsupported_subprotocol=s.unsupported_subprotocol,
             gate=gate,
+            warn_interval=s.warn_interval,
         )
         self._server = await listen(
             upgrades,
@@ -312,7 +313,7 @@ class App:
         node.heartbeat.start()
         self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
         self.monitor.start()
-        self.metrics_registry = build_registry(node, self.version, self.monitor)
+        self.metrics_registry = build_registry(node, self.version, self.monitor, s.max_connections)
         if s.admin:
             await self._start_admin()
         log.info(

@@ -91,3 +91,18 @@ async def test_route_rate_answers_with_the_request_id(start_server: StartServer)
         assert answers[2]["code"] == "RATE_LIMIT_EXCEEDED"
         await ws.send('{"type":"echo","data":"other routes are not limited"}')
         assert (await recv_json(ws))["type"] == "echo_reply"
+
+
+async def test_user_rate_skips_a_user_that_is_not_hashable(start_server: StartServer) -> None:
+    app = App()
+
+    @app.on_connect
+    def tag(conn: Connection) -> None:
+        conn.user = {"team": "a"}  # a hook may set anything; dicts cannot key a bucket
+
+    await start_server(app, user_message_rate=1, user_message_burst=1)
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        for n in range(3):
+            await ws.send(json.dumps({"type": "echo", "data": n}))
+            assert (await recv_json(ws)) == {"type": "echo_reply", "data": n}

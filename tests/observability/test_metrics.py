@@ -69,7 +69,7 @@ async def test_counters_after_known_traffic(start_server: StartServer) -> None:
     for ws in (a, b):
         assert (await recv_json(ws))["type"] == "broadcast"
     await b.close(code=4100)
-    samples = await wait_for(app, 'switchboard_connections_closed_total{code="4100"}', 1)
+    samples = await wait_for(app, 'switchboard_connections_closed_total{code="4xxx"}', 1)
 
     assert samples["switchboard_connections_active"] == 1
     assert samples["switchboard_connections_opened_total"] == 2

@@ -121,12 +121,14 @@ def management_router(app: App) -> APIRouter:
         with tracing.api_call(operation, traceparent, **attributes):
             yield
 
-    def deliver(send: Any) -> int:
+    def deliver(send: Any, **attributes: Any) -> int:
         tracing = app.tracing
         if tracing is None:
             return int(send())
-        with tracing.delivery():
-            return int(send())
+        with tracing.delivery(**attributes) as span:
+            delivered = int(send())
+            span.set_attribute("switchboard.delivered", delivered)
+            return delivered
 
     def user_key(user: str) -> Any:
         """The user as the node indexes it (a JWT ``sub`` is a string; a hook may set ints)."""
@@ -223,6 +225,8 @@ def management_router(app: App) -> APIRouter:
     ) -> models.Closed:
         if not (code in {1000, 1001, 1008, 1011, 1013} or 3000 <= code <= 4999):
             raise ApiError(422, f"code must be {_CLOSE_CODES}", "INVALID_REQUEST")
+        if len(reason.encode()) > 123:
+            raise ApiError(422, "reason must be at most 123 bytes in UTF-8", "INVALID_REQUEST")
         open_connection(connection_id)
         app.disconnect(connection_id, code, reason)
         return models.Closed(closed=True, code=code)
@@ -267,7 +271,10 @@ def management_router(app: App) -> APIRouter:
         with traced(
             "send_to_connection", traceparent, **{"switchboard.connection_id": connection_id}
         ):
-            delivered = deliver(lambda: app.send_to_connection(connection_id, data))
+            delivered = deliver(
+                lambda: app.send_to_connection(connection_id, data),
+                **{"switchboard.connection_id": connection_id},
+            )
         if not delivered:
             raise ApiError(410, f"connection {connection_id!r} is gone")
         return models.Delivered(delivered=1)
@@ -285,7 +292,11 @@ def management_router(app: App) -> APIRouter:
         checked_size(body.data)
         with traced("send_to_user", traceparent, **{"switchboard.user": user}):
             key = user_key(user)
-            delivered = 0 if key is None else deliver(lambda: app.send_to_user(key, body.data))
+            delivered = 0
+            if key is not None:
+                delivered = deliver(
+                    lambda: app.send_to_user(key, body.data), **{"switchboard.user": user}
+                )
         if not delivered:
             raise ApiError(404, f"no open connection of user {user!r} on this node")
         return models.Delivered(delivered=delivered)

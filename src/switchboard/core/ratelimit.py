@@ -85,24 +85,31 @@ class MessageRateLimit:
                 conn.rate_tokens = tokens - 1.0
             user = conn.user
             if user_rate and user is not None:
-                users = self.users
-                bucket = users.get(user)
-                if bucket is None:
-                    if len(users) >= sweep[0]:
-                        self._forget_idle(now)
-                        sweep[0] = max(1024.0, 2.0 * len(self.users))
-                    bucket = self.users[user] = [user_burst, now]
-                tokens = min(user_burst, bucket[0] + (now - bucket[1]) * user_rate)
-                bucket[1] = now
+                try:
+                    tokens = self._user_tokens(user, now, sweep)
+                except TypeError:  # an unhashable user (set by a hook): no user bucket
+                    tokens = user_burst
                 if tokens < 1.0:
-                    bucket[0] = tokens
                     refuse(conn, "user")
                     return
-                bucket[0] = tokens - 1.0
             conn.rate_strikes = 0
             deliver(conn, opcode, payload)
 
         return limited
+
+    def _user_tokens(self, user: Any, now: float, sweep: list[float]) -> float:
+        """Refill ``user``'s bucket and take a token if there is one; the tokens it had."""
+        users = self.users
+        bucket = users.get(user)
+        if bucket is None:
+            if len(users) >= sweep[0]:
+                self._forget_idle(now)
+                sweep[0] = max(1024.0, 2.0 * len(self.users))
+            bucket = self.users[user] = [self.user_burst, now]
+        tokens = min(self.user_burst, bucket[0] + (now - bucket[1]) * self.user_rate)
+        bucket[1] = now
+        bucket[0] = tokens if tokens < 1.0 else tokens - 1.0
+        return tokens
 
     def _forget_idle(self, now: float) -> None:
         self.users = {u: b for u, b in self.users.items() if now - b[1] < USER_IDLE}

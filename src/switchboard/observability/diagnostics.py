@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import linecache
+import time
 import tracemalloc
 from dataclasses import dataclass
 
@@ -72,8 +73,8 @@ class AllocationTracer:
 async def loop_pass_lag() -> float:
     """Seconds one trip around the event loop takes now (what waits ahead of a callback)."""
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = time.monotonic()  # not loop.time(): uvloop's clock counts whole milliseconds
     done = loop.create_future()
     loop.call_soon(done.set_result, None)
     await done
-    return loop.time() - started
+    return time.monotonic() - started

@@ -21,11 +21,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ..core.stats import Histogram
+from ..protocol.codes import CloseCode
 
 if TYPE_CHECKING:
     from ..core.node import Node
     from .monitor import Monitor
 
+#: Close codes of Switchboard's own (4001, 4002, ...): labelled one by one.
+_OWN_CODES = frozenset(int(code) for code in CloseCode)
 #: The ``Content-Type`` of the text exposition format.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -43,10 +46,17 @@ def type_name(kind: type) -> str:
 class NodeCollector(Collector):
     """Reads one node's counters at scrape time."""
 
-    def __init__(self, node: Node, version: str, monitor: Monitor | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        version: str,
+        monitor: Monitor | None = None,
+        max_connections: int = 0,
+    ) -> None:
         self.node = node
         self.version = version
         self.monitor = monitor
+        self.max_connections = max_connections
 
     def collect(self) -> Iterator[Metric]:
         node = self.node
@@ -58,6 +68,12 @@ class NodeCollector(Collector):
         info.add_metric([node.node_id, self.version], 1)
         yield info
         yield _gauge("connections_active", "Open WebSocket connections.", len(node.registry))
+        if self.max_connections:
+            yield _gauge(
+                "connections_max",
+                "max_connections: upgrades beyond it get 503.",
+                self.max_connections,
+            )
         yield _counter(
             "connections_opened", "WebSocket connections opened.", node.connections_total
         )
@@ -65,7 +81,7 @@ class NodeCollector(Collector):
             "connections_closed",
             "WebSocket connections closed, by close code.",
             "code",
-            {str(code): n for code, n in stats.closed.items()},
+            _close_codes(stats.closed),
         )
         yield _histogram(
             "connection_duration_seconds", "How long closed connections lasted.", stats.duration
@@ -140,12 +156,19 @@ class NodeCollector(Collector):
                 "Event loop lag at the last sample (a 1 s timer's delay).",
                 self.monitor.loop_lag,
             )
+            yield _gauge(
+                "memory_limit_bytes",
+                "The memory limit memory warnings compare with (setting, cgroup or RAM).",
+                self.monitor.memory_limit,
+            )
 
 
-def build_registry(node: Node, version: str, monitor: Monitor | None) -> CollectorRegistry:
+def build_registry(
+    node: Node, version: str, monitor: Monitor | None, max_connections: int = 0
+) -> CollectorRegistry:
     """The node's metrics plus process CPU and memory, as ``switchboard_process_*``."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(NodeCollector(node, version, monitor))
+    registry.register(NodeCollector(node, version, monitor, max_connections))
     ProcessCollector(namespace="switchboard", registry=registry)
     return registry
 
@@ -191,3 +214,14 @@ def _by_name(counts: dict[type, int]) -> dict[str, int]:
         name = type_name(kind)
         named[name] = named.get(name, 0) + n
     return named
+
+
+def _close_codes(closed: dict[int, int]) -> dict[str, int]:
+    """Close codes as labels. Codes 3000-4999 that Switchboard does not define are the
+    client's to choose, so they are grouped (``3xxx``, ``4xxx``): a client cannot mint
+    label values (Prometheus series) at will."""
+    labels: dict[str, int] = {}
+    for code, n in closed.items():
+        label = str(code) if code < 3000 or code in _OWN_CODES else f"{code // 1000}xxx"
+        labels[label] = labels.get(label, 0) + n
+    return labels

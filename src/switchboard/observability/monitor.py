@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("switchboard.monitor")
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-_CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
+#: The container's memory limit: cgroup v2, then v1 (v1 says "no limit" with a huge number).
+_CGROUP_V2_LIMIT = Path("/sys/fs/cgroup/memory.max")
+_CGROUP_V1_LIMIT = Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +58,13 @@ def memory_limit(configured: int = 0) -> int:
     """``configured`` if set, else the cgroup (container) limit, else physical memory."""
     if configured > 0:
         return configured
-    with contextlib.suppress(OSError, ValueError):
-        text = _CGROUP_MEMORY_MAX.read_text().strip()
-        if text != "max":
-            return int(text)
-    return int(os.sysconf("SC_PHYS_PAGES")) * _PAGE
+    physical = int(os.sysconf("SC_PHYS_PAGES")) * _PAGE
+    for path in (_CGROUP_V2_LIMIT, _CGROUP_V1_LIMIT):
+        with contextlib.suppress(OSError, ValueError):
+            text = path.read_text().strip()
+            if text != "max" and 0 < int(text) < physical:
+                return int(text)
+    return physical
 
 
 class Monitor:
@@ -106,11 +110,11 @@ class Monitor:
         return latest
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            expected = loop.time() + self.period
+            # time.monotonic, not loop.time(): uvloop's clock counts whole milliseconds.
+            expected = time.monotonic() + self.period
             await asyncio.sleep(self.period)
-            self.loop_lag = max(0.0, loop.time() - expected)
+            self.loop_lag = max(0.0, time.monotonic() - expected)
             try:
                 self.sample()
             except Exception:  # a monitoring bug must not stop monitoring

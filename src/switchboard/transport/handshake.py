@@ -58,6 +58,7 @@ class UpgradeHandler:
         deflate: Deflate | None = None,
         unsupported_subprotocol: str = "reject",
         gate: HandshakeGate | None = None,
+        warn_interval: float = 1.0,
     ) -> None:
         self.node = node
         self.state = state
@@ -66,7 +67,7 @@ class UpgradeHandler:
         self.max_header_size = max_header_size
         self.limits = limits
         self.rejected = 0
-        self._warn_full = Throttle(1.0)
+        self._warn_full = Throttle(warn_interval)
         self.codecs = {codec.name: codec for codec in codecs}
         self.deflate = deflate
         self.refuse_unsupported = unsupported_subprotocol == "reject"
