@@ -383,7 +383,8 @@ class App:
             await self._admin.stop()
             self._admin = None
         if self._own_provider is not None:
-            self._own_provider.shutdown()  # flush spans still batched
+            # Flushes batched spans over the network: off the loop, which is still ours.
+            await asyncio.to_thread(self._own_provider.shutdown)
         log.info("server_stopped", aborted=len(left), connections_total=node.connections_total)
 
     async def serve_until_signal(self) -> None:

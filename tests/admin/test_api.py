@@ -360,3 +360,18 @@ async def test_unknown_paths_use_the_error_shape(running: tuple[App, httpx.Async
     _, client = running
     assert_error(await client.get("/nope"), 404, "NOT_FOUND")
     assert_error(await client.put("/api/v1/stats", headers=AUTH), 405, "METHOD_NOT_ALLOWED")
+
+
+async def test_the_dashboard_stream_ends_when_the_server_stops(start_server: StartServer) -> None:
+    app = await start_server()
+    async with admin(app) as client, client.stream("GET", "/dashboard/stream") as stream:
+        lines = stream.aiter_lines()
+        assert (await anext(lines)).startswith("event: history")
+        shutdown = asyncio.create_task(app.shutdown())
+
+        async def rest_of_stream() -> list[str]:
+            return [line async for line in lines]
+
+        rest = await asyncio.wait_for(rest_of_stream(), timeout(5))  # the server ended it
+        await asyncio.wait_for(shutdown, timeout(5))
+    assert all(not line.startswith("event: history") for line in rest)

@@ -65,8 +65,7 @@ def install_pages(api: FastAPI, app: App) -> None:
 
         async def events() -> AsyncIterator[bytes]:
             yield _event("history", list(monitor.samples))
-            while True:
-                sample = await monitor.next_sample()
+            while (sample := await monitor.next_sample()) is not None:
                 yield _event("sample", sample)
 
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

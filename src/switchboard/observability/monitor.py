@@ -88,6 +88,7 @@ class Monitor:
         self._throttles: dict[str, Throttle] = {}
         self._task: asyncio.Task[None] | None = None
         self._new_sample = asyncio.Event()
+        self._stopped = False
         self._hot_since: float | None = None
         self._last = self._counters()
 
@@ -97,15 +98,19 @@ class Monitor:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        self._stopped = True
+        self._new_sample.set()  # wake the live streams, which end
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
-    async def next_sample(self) -> dict[str, Any]:
-        """Wait for the next sample (the dashboard's live stream)."""
+    async def next_sample(self) -> dict[str, Any] | None:
+        """Wait for the next sample (the dashboard's live stream); None once stopped."""
         await self._new_sample.wait()
+        if self._stopped or not self.samples:
+            return None
         latest: dict[str, Any] = self.samples[-1]
         return latest
 
