@@ -28,6 +28,7 @@ from harness import envinfo, report, summary
 from harness.loadgen import (
     FANOUT_WINDOWS,
     HEADLINE,
+    METRICS_OFF,
     REQUIRES,
     SCENARIOS,
     SERVER_FLAGS,
@@ -193,15 +194,28 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     plan = Plan(duration_s=args.duration, idle_conns=args.idle_conns)
     inapplicable = not_applicable(scenarios, active)
     runs: list[dict[str, Any]] = []
+    paired = METRICS_OFF in scenarios and "echo" in scenarios
     for round_no in range(args.repeat):
         for scenario in scenarios:
+            if paired and scenario == METRICS_OFF:
+                continue  # measured beside Switchboard's echo, below
             shift = round_no % max(len(active), 1)
             for spec in active[shift:] + active[:shift]:
                 if spec.name in inapplicable.get(scenario, {}):
                     continue
-                run = measure(spec, scenario, plan, round_no)
-                _progress(run, round_no, args.repeat)
-                runs.append(run)
+                pair = [scenario]
+                if (
+                    paired
+                    and scenario == "echo"
+                    and spec.name not in inapplicable.get(METRICS_OFF, {})
+                ):
+                    # An A/B pair back to back, its order alternating by round, so neither
+                    # side always runs first (after another server's run).
+                    pair = [scenario, METRICS_OFF][:: 1 if round_no % 2 == 0 else -1]
+                for name in pair:
+                    run = measure(spec, name, plan, round_no)
+                    _progress(run, round_no, args.repeat)
+                    runs.append(run)
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if args.quick else "full",

@@ -257,6 +257,19 @@ class App:
             metrics=s.metrics,
             stats=stats,
         )
+        if s.admin:  # first: a port in use fails the start before anything else runs
+            await self._start_admin()
+        try:
+            await self._start_serving(node)
+        except BaseException:
+            if self._admin is not None:
+                await self._admin.stop()
+                self._admin = None
+            raise
+
+    async def _start_serving(self, node: Node) -> None:
+        """Everything after the node and the admin port: gate, routes, listener, monitor."""
+        s = self.settings
         gate = handshake_gate(s)
         if gate.auth is not None:  # a built-in route: the app may replace or remove it
             install_refresh(node.router, node.hub, node.expiry, gate.auth)
@@ -314,8 +327,6 @@ class App:
         self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
         self.monitor.start()
         self.metrics_registry = build_registry(node, self.version, self.monitor, s.max_connections)
-        if s.admin:
-            await self._start_admin()
         log.info(
             "server_started",
             host=s.host,
@@ -376,15 +387,18 @@ class App:
         if self._jwks is not None:
             await self._jwks.stop()
         await asyncio.sleep(0)  # let aborted transports report their disconnects
-        await node.broker.close()
         if self.monitor is not None:
-            await self.monitor.stop()
-        if self._admin is not None:
+            await self.monitor.stop()  # ends the dashboard streams
+        if self._admin is not None:  # up until now: /ready said 503 throughout the drain
             await self._admin.stop()
             self._admin = None
+        await node.broker.close()
+        if self.tracing is not None:
+            self.tracing.end_all()  # connections aborted at the drain timeout
         if self._own_provider is not None:
             # Flushes batched spans over the network: off the loop, which is still ours.
             await asyncio.to_thread(self._own_provider.shutdown)
+            self._own_provider = None
         log.info("server_stopped", aborted=len(left), connections_total=node.connections_total)
 
     async def serve_until_signal(self) -> None:

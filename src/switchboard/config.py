@@ -250,6 +250,7 @@ class Settings(BaseSettings):
     )
     api_key: str | None = Field(
         None,
+        min_length=16,
         description="Key the management API (/api/v1) and the dashboard stream require, "
         "in the X-API-Key header (or ?key= for the dashboard).",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,8 +17,9 @@ from websockets.asyncio.client import ClientConnection
 from switchboard import App
 
 from ..conftest import StartServer, recv_json, timeout, ws_url
+from ..rawclient import RawClient
 
-KEY = "test-key"
+KEY = "management-test-key"
 AUTH = {"X-API-Key": KEY}
 
 
@@ -67,14 +70,18 @@ async def test_probes_are_open_and_ready_turns_503_while_draining(
         assert metrics.status_code == 200
         assert metrics.headers["content-type"].startswith("text/plain")
         assert "switchboard_connections_active 0.0" in metrics.text
-        ws, _ = await connect(app)
+        # A client that never answers the close: the drain lasts its whole drain_timeout.
+        silent = await RawClient.connect(app.port)
         shutdown = asyncio.create_task(app.shutdown())
         await asyncio.sleep(0.05)
         ready = await client.get("/ready")
         assert ready.status_code == 503
         assert ready.json() == {"status": "draining"}
-        await ws.wait_closed()
+        assert (await client.get("/api/v1/stats", headers=AUTH)).json()["draining"] is True
         await shutdown
+        silent.close()
+        with pytest.raises(httpx.ConnectError):  # the control plane stops after the drain
+            await client.get("/health")
 
 
 async def test_openapi_and_docs_are_served(running: tuple[App, httpx.AsyncClient]) -> None:
@@ -309,9 +316,17 @@ async def test_channels_presence_and_stats(running: tuple[App, httpx.AsyncClient
 async def test_diagnostics_report_loop_lag_and_allocations(
     running: tuple[App, httpx.AsyncClient],
 ) -> None:
-    _, client = running
-    lag = (await client.get("/api/v1/diagnostics/loop-lag", headers=AUTH)).json()
-    assert lag["now_ms"] >= 0
+    app, client = running
+    assert app.monitor is not None
+    # Hold the loop past the monitor's next 1 s tick: that tick fires at least 0.2 s late.
+    time.sleep(1.2)  # noqa: ASYNC251
+    for _ in range(30):
+        lag = (await client.get("/api/v1/diagnostics/loop-lag", headers=AUTH)).json()
+        if lag["max_recent_ms"] >= 150:
+            break
+        await asyncio.sleep(0.1)
+    assert lag["max_recent_ms"] >= 150, lag
+    assert 0 <= lag["now_ms"] < 150
     report = await client.get(
         "/api/v1/diagnostics/allocations", headers=AUTH, params={"seconds": 0.2, "top": 5}
     )
@@ -320,6 +335,7 @@ async def test_diagnostics_report_loop_lag_and_allocations(
     assert body["traced_seconds"] == 0.2
     assert 0 < len(body["top"]) <= 5
     assert all(":" in site["where"] and site["size_bytes"] > 0 for site in body["top"])
+    assert not tracemalloc.is_tracing()  # switched off again after the window
 
 
 # --- pages ----------------------------------------------------------------------------------------
@@ -375,3 +391,84 @@ async def test_the_dashboard_stream_ends_when_the_server_stops(start_server: Sta
         rest = await asyncio.wait_for(rest_of_stream(), timeout(5))  # the server ended it
         await asyncio.wait_for(shutdown, timeout(5))
     assert all(not line.startswith("event: history") for line in rest)
+
+
+async def test_the_key_and_body_size_are_checked_before_the_body_is_read(
+    running: tuple[App, httpx.AsyncClient],
+) -> None:
+    app, client = running
+    big = b'{"data": "' + b"x" * (app.settings.max_message_size + 2048) + b'"}'
+    url = "/api/v1/channels/room:1/publish"
+    headers = {"Content-Type": "application/json"}
+    assert_error(await client.post(url, content=big, headers=headers), 401, "UNAUTHORIZED")
+    too_big = await client.post(url, content=big, headers={**headers, **AUTH})
+    assert_error(too_big, 413, "MESSAGE_TOO_LARGE")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"data": 1}'
+
+    chunked = await client.post(url, content=chunks(), headers={**headers, **AUTH})
+    assert_error(chunked, 411, "LENGTH_REQUIRED")
+
+
+async def test_pagination_edges(running: tuple[App, httpx.AsyncClient]) -> None:
+    app, client = running
+    clients = [await connect(app) for _ in range(3)]
+    ids = sorted(conn_id for _, conn_id in clients)
+    last = await client.get("/api/v1/connections", headers=AUTH, params={"cursor": ids[-1]})
+    assert last.json() == {"items": [], "total": 3, "next_cursor": None}
+    exact = await client.get("/api/v1/connections", headers=AUTH, params={"limit": 3})
+    assert exact.json()["next_cursor"] is None
+    first = (await client.get("/api/v1/connections", headers=AUTH, params={"limit": 1})).json()
+    assert first["next_cursor"] == ids[0]
+    by_id = {conn_id: ws for ws, conn_id in clients}
+    await by_id[ids[0]].close()  # the cursor's connection goes between pages
+    await asyncio.sleep(0.05)
+    rest = await client.get(
+        "/api/v1/connections", headers=AUTH, params={"limit": 5, "cursor": first["next_cursor"]}
+    )
+    assert [item["id"] for item in rest.json()["items"]] == ids[1:]
+    too_many = await client.get("/api/v1/connections", headers=AUTH, params={"limit": 1001})
+    assert_error(too_many, 422, "INVALID_REQUEST")
+    for conn_id in ids[1:]:
+        await by_id[conn_id].close()
+
+
+async def test_a_user_json_cannot_carry_is_shown_as_text(start_server: StartServer) -> None:
+    app = App()
+
+    class Account:
+        def __str__(self) -> str:
+            return "account-7"
+
+    @app.on_connect
+    def attach(conn: Any) -> None:
+        conn.user = Account()
+
+    app = await start_server(app, api_key=KEY)
+    async with admin(app) as client:
+        ws, conn_id = await connect(app)
+        listed = (await client.get("/api/v1/connections", headers=AUTH)).json()
+        assert listed["items"][0]["user"] == "account-7"
+        one = (await client.get(f"/api/v1/connections/{conn_id}", headers=AUTH)).json()
+        assert one["user"] == "account-7"
+        await ws.close()
+
+
+async def test_a_busy_admin_port_fails_the_start_and_leaves_nothing_running(
+    start_server: StartServer,
+) -> None:
+    first = await start_server()
+    second = App()
+    with pytest.raises(OSError):
+        await start_server(second, admin_port=first.admin_port)
+    assert second.node is None
+    with pytest.raises(RuntimeError):
+        second.port  # noqa: B018 - the WebSocket port was never bound
+    async with admin(first) as client:  # the first server is untouched
+        assert (await client.get("/health")).status_code == 200
+
+
+async def test_an_api_key_must_be_long_enough(start_server: StartServer) -> None:
+    with pytest.raises(ValueError, match="api_key"):
+        await start_server(api_key="short")

@@ -89,14 +89,14 @@ async def screenshot(page: Page, filename: str) -> Path:
 
 
 async def test_dashboard_follows_the_demo_client(start_server: StartServer) -> None:
-    app = await start_server(api_key="k")
+    app = await start_server(api_key="dashboard-test-key-0123")
     admin = f"http://127.0.0.1:{app.admin_port}"
     channel = "browser-test:room"
     errors: list[str] = []
     async with chromium() as browser:
         # 1. The dashboard connects to the stream and shows an idle server.
         dashboard = await open_page(browser, errors, "dashboard")
-        await dashboard.goto(f"{admin}/dashboard?key=k", timeout=ms(10))
+        await dashboard.goto(f"{admin}/dashboard?key=dashboard-test-key-0123", timeout=ms(10))
         await expect(dashboard.locator("#status")).to_have_text("live", timeout=ms(10))
         connections = dashboard.locator("#connections")
         await expect(connections).to_have_text("0", timeout=ms(10))
@@ -156,7 +156,7 @@ async def test_dashboard_follows_the_demo_client(start_server: StartServer) -> N
 
 
 async def test_dashboard_without_key_asks_for_it(start_server: StartServer) -> None:
-    app = await start_server(api_key="k")
+    app = await start_server(api_key="dashboard-test-key-0123")
     errors: list[str] = []
     async with chromium() as browser:
         page = await open_page(browser, errors, "dashboard")

@@ -15,7 +15,7 @@ ST = Path(sys.executable).with_name("st")
 
 
 async def test_schemathesis_finds_no_failures(start_server: StartServer) -> None:
-    app = await start_server(api_key="k", channel_defaults={"presence": True})
+    app = await start_server(api_key="schemathesis-key-0123", channel_defaults={"presence": True})
     async with websockets.connect(ws_url(app)) as ws:  # a live connection to poke at
         await recv_json(ws)
         proc = await asyncio.create_subprocess_exec(
@@ -25,7 +25,7 @@ async def test_schemathesis_finds_no_failures(start_server: StartServer) -> None
             "run",
             f"http://127.0.0.1:{app.admin_port}/openapi.json",
             "--header",
-            "X-API-Key: k",
+            "X-API-Key: schemathesis-key-0123",
             "--checks",
             "all",
             "--max-examples",

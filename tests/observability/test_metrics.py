@@ -159,3 +159,35 @@ async def test_no_metrics_keeps_totals_but_drops_per_message_ones(
     assert samples["switchboard_sent_frames_total"] == 3
     assert samples["switchboard_message_processing_seconds_count"] == 0
     assert not any(name.startswith("switchboard_messages_received") for name in samples)
+
+
+async def test_replacing_the_echo_route_keeps_the_reply_count(start_server: StartServer) -> None:
+    app = await start_server()
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        for _ in range(3):
+            await send(ws, {"type": "echo", "data": 1})
+        before = await scrape(app)
+        assert before['switchboard_messages_sent_total{type="echo_reply"}'] == 3
+
+        @app.route("echo")
+        def shout(conn: Any, msg: Any) -> str:
+            return "ECHO"
+
+        assert (await send(ws, {"type": "echo", "data": 1}))["data"] == "ECHO"
+        after = await scrape(app)
+    # The built-in echo's three replies stay counted; the new route's reply is a "reply".
+    assert after['switchboard_messages_sent_total{type="echo_reply"}'] == 3
+    assert after['switchboard_messages_sent_total{type="reply"}'] == 1
+    assert after['switchboard_messages_received_total{type="echo"}'] == 4
+
+
+async def test_an_upgrade_refused_twice_over_is_counted_once(start_server: StartServer) -> None:
+    app = await start_server(
+        jwt_secret="s" * 32, auth_style="close", unsupported_subprotocol="close"
+    )
+    ws = await websockets.connect(ws_url(app), subprotocols=["v9.nothing"])  # type: ignore[list-item]
+    await ws.wait_closed()
+    samples = await scrape(app)
+    rejections = {k: v for k, v in samples.items() if "handshake_rejections" in k}
+    assert sum(rejections.values()) == 1, rejections

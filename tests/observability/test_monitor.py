@@ -40,7 +40,7 @@ def test_quantile_of_a_histogram() -> None:
     for value in (0.5, 1.0, 1.5, 3.0, 10.0):
         histogram.observe(value)
     assert histogram.counts == [2, 1, 1, 1]  # a value on a bound counts in that bucket
-    assert histogram.count == 5
+    assert sum(histogram.counts) == 5
     assert histogram.sum == 16.0
     assert quantile(histogram.bounds, histogram.counts, 0.5) == 1.5  # rank 2.5
 

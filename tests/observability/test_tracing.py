@@ -76,7 +76,7 @@ def by_type(spans: Sequence[ReadableSpan], message_type: str) -> ReadableSpan:
 def api(app: App) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{app.admin_port}",
-        headers={"X-API-Key": "k"},
+        headers={"X-API-Key": "tracing-test-key-0123"},
         timeout=timeout(5),
     )
 
@@ -266,7 +266,7 @@ async def test_api_publish_is_traced_from_the_callers_traceparent_to_the_deliver
     start_server: StartServer,
 ) -> None:
     app, exporter = traced_app()
-    app = await start_server(app, tracing=True, api_key="k")
+    app = await start_server(app, tracing=True, api_key="tracing-test-key-0123")
     async with websockets.connect(ws_url(app)) as ws, api(app) as client:
         await recv_json(ws)
         await ws.send('{"type":"subscribe","channel":"room:1","id":"s"}')
@@ -296,7 +296,7 @@ async def test_api_send_to_connection_is_delivered_under_the_api_span(
     start_server: StartServer,
 ) -> None:
     app, exporter = traced_app()
-    app = await start_server(app, tracing=True, api_key="k")
+    app = await start_server(app, tracing=True, api_key="tracing-test-key-0123")
     async with websockets.connect(ws_url(app)) as ws, api(app) as client:
         conn_id = (await recv_json(ws))["connection_id"]
         response = await client.post(
@@ -327,7 +327,7 @@ async def test_api_call_with_a_malformed_traceparent_starts_a_new_trace(
     start_server: StartServer,
 ) -> None:
     app, exporter = traced_app()
-    app = await start_server(app, tracing=True, api_key="k")
+    app = await start_server(app, tracing=True, api_key="tracing-test-key-0123")
     async with websockets.connect(ws_url(app)) as ws, api(app) as client:
         conn_id = (await recv_json(ws))["connection_id"]
         response = await client.post(
@@ -346,7 +346,7 @@ async def test_no_spans_when_tracing_is_off_even_with_a_provider(
     start_server: StartServer,
 ) -> None:
     app, exporter = traced_app()
-    app = await start_server(app, api_key="k")
+    app = await start_server(app, api_key="tracing-test-key-0123")
     assert app.tracing is None
     async with websockets.connect(ws_url(app)) as ws, api(app) as client:
         conn_id = (await recv_json(ws))["connection_id"]

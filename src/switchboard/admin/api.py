@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from ..observability.metrics import CONTENT_TYPE, exposition
 from .errors import install_error_handlers
+from .guard import ApiGuard
 from .management import management_router
 from .pages import install_pages
 
@@ -33,6 +34,7 @@ def create_admin_app(app: App) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(api)
+    api.add_middleware(ApiGuard, settings=lambda: app.settings)
 
     @api.get("/health", tags=["probes"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
+from ..broker.base import BrokerUnavailable
+
 log = structlog.get_logger("switchboard.admin")
 
 _CODES = {
@@ -103,6 +105,10 @@ def install_error_handlers(api: FastAPI) -> None:
             for error in exc.errors()
         ]
         return error_response(422, "INVALID_REQUEST", "; ".join(problems) or "invalid request")
+
+    @api.exception_handler(BrokerUnavailable)
+    async def broker_down(request: Request, exc: BrokerUnavailable) -> JSONResponse:
+        return error_response(503, "UNAVAILABLE", f"broker unavailable: {exc}")
 
     @api.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -33,6 +33,9 @@ class AdminServer:
             lifespan="off",
             server_header=False,
             timeout_graceful_shutdown=1,
+            # The control plane shares the WebSocket server's loop: bound what it may hold.
+            limit_concurrency=128,
+            h11_max_incomplete_event_size=16 * 1024,
         )
         self._server = _InLoopServer(config)
         self._host = host
@@ -51,8 +54,11 @@ class AdminServer:
         # uvicorn offers no startup event: poll its flag (a few ms, once per start).
         while not self._server.started and not self._task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.005)
-        if self._task.done():
-            self._task.result()
+        if not self._server.started:  # serve() returned or raised: it is not listening
+            task, self._task, self._socket = self._task, None, None
+            sock.close()
+            task.result()  # its exception, if any
+            raise OSError(f"the admin server did not start on {self._host}:{self._port}")
 
     @property
     def port(self) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core.stats import Stats, bump
 from ..protocol.codecs import DataFormat
@@ -17,6 +18,8 @@ from .base import (
     StreamPosition,
 )
 
+T = TypeVar("T")
+
 
 class MeasuredBroker(Broker):
     """Delegates every call to ``inner``; publish latency and failures land in ``stats``."""
@@ -25,8 +28,13 @@ class MeasuredBroker(Broker):
         self.inner = inner
         self.stats = stats
 
-    def _failed(self, operation: str) -> None:
-        bump(self.stats.broker_errors, operation)
+    async def _counted(self, operation: str, call: Awaitable[T]) -> T:
+        """Await ``call``; a failure is counted under ``operation``, then raised."""
+        try:
+            return await call
+        except BrokerUnavailable:
+            bump(self.stats.broker_errors, operation)
+            raise
 
     async def start(self, handler: BrokerHandler) -> None:
         await self.inner.start(handler)
@@ -42,37 +50,23 @@ class MeasuredBroker(Broker):
         data_format: DataFormat = DataFormat.JSON,
     ) -> StreamPosition:
         started = perf_counter()
-        try:
-            position = await self.inner.publish(channel, data, history, data_format)
-        except BrokerUnavailable:
-            self._failed("publish")
-            raise
+        position = await self._counted(
+            "publish", self.inner.publish(channel, data, history, data_format)
+        )
         self.stats.broker_publish.observe(perf_counter() - started)
         return position
 
     async def subscribe(self, channel: str) -> None:
-        try:
-            await self.inner.subscribe(channel)
-        except BrokerUnavailable:
-            self._failed("subscribe")
-            raise
+        await self._counted("subscribe", self.inner.subscribe(channel))
 
     async def unsubscribe(self, channel: str) -> None:
-        try:
-            await self.inner.unsubscribe(channel)
-        except BrokerUnavailable:
-            self._failed("unsubscribe")
-            raise
+        await self._counted("unsubscribe", self.inner.unsubscribe(channel))
 
     async def position(self, channel: str) -> StreamPosition:
         return await self.inner.position(channel)
 
     async def recover(self, channel: str, since: StreamPosition) -> Recovery:
-        try:
-            return await self.inner.recover(channel, since)
-        except BrokerUnavailable:
-            self._failed("recover")
-            raise
+        return await self._counted("recover", self.inner.recover(channel, since))
 
     async def history(self, channel: str, limit: int) -> tuple[StreamPosition, list[Publication]]:
         return await self.inner.history(channel, limit)

@@ -31,8 +31,9 @@ from .hub import Hub
 from .outbox import Outbox, SlowConsumerPolicy
 from .ratelimit import MessageRateLimit
 from .registry import Registry
-from .router import Router
-from .stats import Sampler, Stats, bump
+from .router import Handler, Router
+from .sampler import Sampler
+from .stats import Stats, bump
 
 log = structlog.get_logger("switchboard.connection")
 #: Security-relevant events (accepted connections, floods): ``audit_log`` can file them apart.
@@ -76,7 +77,8 @@ class Node:
             self.router.received = self.stats.received
         self.broker = broker
         self.channels = Channels(self.hub, broker, channel_options, max_subscriptions)
-        self._echo = install_builtin_routes(self.router, self.hub, self.channels)
+        self._echo: Handler | None = install_builtin_routes(self.router, self.hub, self.channels)
+        self.router.replacing = self._route_replaced
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
         )
@@ -122,10 +124,19 @@ class Node:
         """Bytes received so far (counted with metrics on), closed connections included."""
         return self.stats.closed_bytes_in + sum(conn.bytes_in for conn in self.registry)
 
+    def _route_replaced(self, message_type: str) -> None:
+        if message_type == "echo" and self._echo is not None:
+            # The built-in echo leaves: its replies so far become an ordinary count, so the
+            # sent counter does not go backwards.
+            replies = self.stats.received.get("echo", 0)
+            if replies:
+                bump(self.stats.sent, EchoReply, replies)
+            self._echo = None
+
     def sent(self) -> dict[type, int]:
         """Messages queued for clients by class; the built-in echo's replies are its calls."""
         sent = dict(self.stats.sent)
-        if self.router.routes.get("echo") is self._echo:
+        if self._echo is not None:
             replies = self.stats.received.get("echo", 0)
             if replies:
                 sent[EchoReply] = sent.get(EchoReply, 0) + replies

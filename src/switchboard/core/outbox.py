@@ -124,14 +124,22 @@ class Outbox:
         self._scheduled = False
         dirty = self._dirty
         self._dirty = []
-        write = self._write
+        frames = size = 0
         for conn in dirty:
             pending = conn.pending
             if pending is None or conn.paused:
                 continue
             conn.pending = None
             conn.pending_bytes = 0
-            write(conn, pending)
+            # _write inlined: this loop runs once per connection per pass.
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            conn.transport.write(data)
+            conn.messages_out += len(pending)
+            conn.bytes_out += len(data)
+            frames += len(pending)
+            size += len(data)
+        self.frames_written += frames
+        self.bytes_written += size
 
     def _write(self, conn: Connection, pending: list[bytes]) -> None:
         """One write of everything pending, counted for the connection and the node."""

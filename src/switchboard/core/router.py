@@ -38,7 +38,7 @@ _DENIED = frozenset({ErrorCode.FORBIDDEN, ErrorCode.UNAUTHORIZED})
 class Router:
     """A route table: message ``type`` -> plain (non-async) handler call."""
 
-    __slots__ = ("_tasks", "hub", "received", "routes")
+    __slots__ = ("_tasks", "hub", "received", "replacing", "routes")
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -47,6 +47,8 @@ class Router:
         #: metrics are on (with each connection's message and byte counts); the type a
         #: client sends is counted only if a route handles it.
         self.received: dict[str, int] | None = None
+        #: Told the type of a route about to be replaced or removed.
+        self.replacing: Callable[[str], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, coro: Awaitable[None]) -> None:
@@ -57,6 +59,7 @@ class Router:
 
     def add(self, message_type: str, handler: Handler) -> None:
         """A built-in style route: a plain call that sends what it needs itself."""
+        self._replacing(message_type)
         self.routes[message_type] = handler
 
     def add_route(
@@ -80,10 +83,16 @@ class Router:
         if rate:
             route.rate = rate
             route.burst = float(burst or max(1, round(rate)))
+        self._replacing(message_type)
         self.routes[message_type] = route
 
     def remove(self, message_type: str) -> None:
+        self._replacing(message_type)
         self.routes.pop(message_type, None)
+
+    def _replacing(self, message_type: str) -> None:
+        if self.replacing is not None and message_type in self.routes:
+            self.replacing(message_type)
 
     def on_message(self, conn: Connection, opcode: int, payload: bytes) -> None:
         """One complete message: decoded by the connection's codec and dispatched."""
@@ -163,6 +172,7 @@ class Router:
         """A route that awaits (a broker call). It runs at once; only if it has to wait does
         it become a task, with later requests of the same connection waiting behind it, so
         every reply keeps the order of the requests."""
+        self._replacing(message_type)
         self.routes[message_type] = _SerialRoute(self, handler)
 
     async def run_lane(self, conn: Connection, first: Envelope, started: Started) -> None:

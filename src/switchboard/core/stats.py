@@ -7,14 +7,9 @@ not a labelled-metric lookup and a lock.
 
 from __future__ import annotations
 
-import asyncio
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
-from time import perf_counter
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .connection import Connection
+from collections.abc import Sequence
+from typing import Any
 
 #: Message processing time buckets (seconds): sub-millisecond ones, then 1 ms to 5 s.
 PROCESSING_BUCKETS = (
@@ -58,10 +53,6 @@ class Histogram:
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
-
-    @property
-    def count(self) -> int:
-        return sum(self.counts)
 
     def cumulative(self) -> list[tuple[str, int]]:
         """Prometheus-style ``(le, cumulative count)`` pairs, ending with ``+Inf``."""
@@ -113,7 +104,7 @@ class Stats:
         self.sent: dict[type, int] = {}
         #: bytes received by connections that have closed (open ones keep their own count)
         self.closed_bytes_in = 0
-        #: sampled (see :class:`Sampler`); frames and bytes written are the outbox's counts
+        #: sampled (see ``core/sampler.py``); frames and bytes written are the outbox's counts
         self.size = Histogram(SIZE_BUCKETS)
         self.processing = Histogram(PROCESSING_BUCKETS)
         #: error code -> error frames sent
@@ -125,64 +116,3 @@ class Stats:
         self.broker_publish = Histogram(BROKER_BUCKETS)
         #: broker operation -> failures
         self.broker_errors: dict[str, int] = {}
-
-
-class Sampler:
-    """Times and sizes a sample of messages: the first ``per_window`` of every ``window`` s.
-
-    Timing every message costs two clock reads and two histogram updates, about a fifth of
-    an echo's whole cost here. So the node's entry point is swapped: ``measured`` while a
-    window's sample is being taken, the plain one afterwards until the next window opens.
-    Below ``per_window / window`` messages per second every message is measured.
-    """
-
-    def __init__(
-        self,
-        stats: Stats,
-        deliver: Callable[[Connection, int, bytes], None],
-        install: Callable[[Callable[[Connection, int, bytes], None]], None],
-        *,
-        per_window: int = 100,
-        window: float = 0.1,
-    ) -> None:
-        self.deliver = deliver
-        self.install = install
-        self.per_window = per_window
-        self.window = window
-        self.left = per_window
-        processing, size = stats.processing, stats.size
-        time_bounds, time_counts = processing.bounds, processing.counts
-        size_bounds, size_counts = size.bounds, size.counts
-
-        def measured(conn: Connection, opcode: int, payload: bytes) -> None:
-            started = perf_counter()
-            deliver(conn, opcode, payload)
-            elapsed = perf_counter() - started
-            time_counts[bisect_left(time_bounds, elapsed)] += 1
-            processing.sum += elapsed
-            n = len(payload)
-            size_counts[bisect_left(size_bounds, n)] += 1
-            size.sum += n
-            self.left -= 1
-            if not self.left:
-                install(deliver)  # this window's sample is complete
-
-        self.measured = measured
-
-        self._timer: asyncio.TimerHandle | None = None
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.install(self.measured)
-        self._timer = loop.call_later(self.window, self._open_window, loop)
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self.install(self.deliver)
-
-    def _open_window(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.left < self.per_window:  # something was measured: sample the next window
-            self.left = self.per_window
-            self.install(self.measured)
-        self._timer = loop.call_later(self.window, self._open_window, loop)

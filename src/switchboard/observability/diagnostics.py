@@ -49,13 +49,8 @@ class AllocationTracer:
             finally:
                 if started_here:
                     tracemalloc.stop()
-        snapshot = snapshot.filter_traces(
-            (
-                tracemalloc.Filter(False, tracemalloc.__file__),
-                tracemalloc.Filter(False, linecache.__file__),
-            )
-        )
-        stats = snapshot.statistics("lineno")
+        # Sorting a big snapshot takes a while: not on the loop that serves WebSockets.
+        stats = await asyncio.to_thread(_statistics, snapshot)
         return AllocationReport(
             traced_seconds=seconds,
             total_bytes=sum(stat.size for stat in stats),
@@ -68,6 +63,14 @@ class AllocationTracer:
                 for stat in stats[:top]
             ],
         )
+
+
+def _statistics(snapshot: tracemalloc.Snapshot) -> list[tracemalloc.Statistic]:
+    ours = (
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, linecache.__file__),
+    )
+    return snapshot.filter_traces(ours).statistics("lineno")
 
 
 async def loop_pass_lag() -> float:

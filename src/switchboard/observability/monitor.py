@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import os
 import time
 from collections import deque
@@ -187,7 +188,10 @@ class Monitor:
 
     def busiest_channels(self, top: int) -> list[dict[str, Any]]:
         subscribers = self.node.channels.subscribers
-        ranked = sorted(subscribers.items(), key=lambda item: (-len(item[1]), item[0]))[:top]
+        # nsmallest, not a sort: clients can make many channels, and this runs every second.
+        ranked = heapq.nsmallest(
+            top, subscribers.items(), key=lambda item: (-len(item[1]), item[0])
+        )
         return [{"channel": name, "subscribers": len(conns)} for name, conns in ranked if conns]
 
     # --- warnings ------------------------------------------------------------------------------

@@ -81,6 +81,11 @@ class Tracing:
             span.set_status(Status(StatusCode.ERROR, f"closed {code}"))
         span.end()
 
+    def end_all(self) -> None:
+        """End the spans of connections still open (shutdown): as aborted by the server."""
+        for conn in list(self._connections):
+            self.closed(conn, 1006, "server stopped", "server")
+
     # --- messages ------------------------------------------------------------------------------
 
     def messages(self, deliver: Deliver, errors: dict[str, int]) -> Deliver:

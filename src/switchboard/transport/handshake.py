@@ -103,10 +103,8 @@ class UpgradeHandler:
             )
             return self._reject(503, "maximum connection limit reached", "max_connections")
         checked = self.gate.check(request.path, headers, host_of(peer))
-        if isinstance(checked, Refusal):
-            if not checked.in_band:
-                return self._reject(checked.status, checked.reason, checked.kind)
-            bump(self.node.stats.handshake_rejected, checked.kind)
+        if isinstance(checked, Refusal) and not checked.in_band:
+            return self._reject(checked.status, checked.reason, checked.kind)
         return self._upgrade(headers, checked)
 
     def _upgrade(
@@ -129,7 +127,8 @@ class UpgradeHandler:
             else:
                 reason = "Unsupported subprotocol"
                 refusal = Refusal(400, CloseCode.PROTOCOL_ERROR, reason, True, "subprotocol")
-                bump(self.node.stats.handshake_rejected, refusal.kind)
+        if refusal is not None:  # accepted only to be closed at once: counted once, here
+            bump(self.node.stats.handshake_rejected, refusal.kind)
         negotiated = None
         if self.deflate is not None and codec is not None:
             negotiated = self.deflate.negotiate(headers.get("Sec-WebSocket-Extensions"))
