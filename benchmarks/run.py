@@ -209,9 +209,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                     and scenario == "echo"
                     and spec.name not in inapplicable.get(METRICS_OFF, {})
                 ):
-                    # An A/B pair back to back, its order alternating by round, so neither
-                    # side always runs first (after another server's run).
-                    pair = [scenario, METRICS_OFF][:: 1 if round_no % 2 == 0 else -1]
+                    # An A/B/B/A run back to back (B/A/A/B in odd rounds): neither side
+                    # always runs first, after another server's run, and a drift of the
+                    # machine during the four runs weighs on both sides alike.
+                    a, b = (scenario, METRICS_OFF)[:: 1 if round_no % 2 == 0 else -1]
+                    pair = [a, b, b, a]
                 for name in pair:
                     run = measure(spec, name, plan, round_no)
                     _progress(run, round_no, args.repeat)
