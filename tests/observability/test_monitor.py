@@ -146,6 +146,7 @@ async def test_sample_counts_the_traffic_since_the_previous_one(start_server: St
             await ws.send(json.dumps({"type": "echo", "data": i}))
         for i in range(n):
             assert (await recv_json(ws))["data"] == i
+        await asyncio.sleep(0.15)  # bytes in are added up when a 100 ms sampling window ends
         busy = monitor.sample()
         elapsed = time.monotonic() - started
         quiet = monitor.sample()

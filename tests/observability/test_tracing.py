@@ -15,6 +15,7 @@ from opentelemetry.trace import StatusCode
 from switchboard import App
 
 from ..conftest import StartServer, recv_json, timeout, wait_until, ws_url
+from ..rawclient import RawClient
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
@@ -368,3 +369,20 @@ async def test_no_spans_when_tracing_is_off_even_with_a_provider(
         await ws.close(4000, "bye")
     await wait_until(lambda: not app.node or len(app.node.registry) == 0)
     assert exporter.get_finished_spans() == ()
+
+
+async def test_spans_of_connections_dropped_at_the_drain_timeout_are_ended(
+    start_server: StartServer,
+) -> None:
+    app, exporter = traced_app()
+    app = await start_server(app, tracing=True, drain_timeout=0.2)
+    silent = await RawClient.connect(app.port)  # never answers the server's close frame
+    polite = await websockets.connect(ws_url(app))
+    polite_id = (await recv_json(polite))["connection_id"]
+    await app.shutdown()
+    spans = named(exporter, "switchboard.connection")
+    assert len(spans) == 2  # both ended, the silent one by the abort at the drain timeout
+    assert connection_span(exporter, polite_id).attributes["switchboard.close_code"] == 1001  # type: ignore[index]
+    dropped = next(s for s in spans if s.attributes["switchboard.connection_id"] != polite_id)  # type: ignore[index]
+    assert dropped.attributes["switchboard.closed_by"] in {"server", "network"}  # type: ignore[index]
+    silent.close()

@@ -170,7 +170,7 @@ def management_router(app: App) -> APIRouter:
             subscriptions=sorted(n.channels.subscriptions_of.get(conn, ())),
             messages_in=conn.messages_in,
             messages_out=conn.messages_out,
-            bytes_in=conn.bytes_in,
+            bytes_in=conn.transport.received_bytes(),
             bytes_out=conn.bytes_out,
         )
 

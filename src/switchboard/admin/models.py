@@ -35,9 +35,12 @@ class ConnectionInfo(BaseModel):
     compression: bool
     subscriptions: list[str]
     messages_in: int = Field(description="Messages received (counted when metrics are on).")
-    messages_out: int
-    bytes_in: int
-    bytes_out: int
+    messages_out: int = Field(description="Frames written to the socket.")
+    bytes_in: int | None = Field(
+        description="Bytes the socket received, as the kernel counts them (the handshake and "
+        "frame headers included); null where the system does not say (Linux TCP_INFO)."
+    )
+    bytes_out: int = Field(description="Bytes written to the socket (frames, after compression).")
 
 
 class ConnectionPage(BaseModel):

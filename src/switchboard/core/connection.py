@@ -28,6 +28,10 @@ class Transport(Protocol):
     def abort(self) -> None:
         """Drop the socket now, without a close handshake."""
 
+    def received_bytes(self) -> int | None:
+        """Bytes the socket has received so far, as the kernel counts them (handshake and
+        frame headers included); None where the system does not say."""
+
 
 class Connection:
     """State of one open WebSocket. Slotted: thousands of these sit idle."""
@@ -37,7 +41,6 @@ class Connection:
         "accepted",
         "assembler",
         "backlog",
-        "bytes_in",
         "bytes_out",
         "closing",
         "connected_at",
@@ -100,9 +103,9 @@ class Connection:
         self.rate_tokens = 0.0
         self.rate_stamp = 0.0
         self.rate_strikes = 0
-        #: Messages and bytes received (counted when metrics are on) and written.
+        #: Messages received (counted when metrics are on), and messages (frames) and bytes
+        #: written. Bytes received are the kernel's count: ``transport.received_bytes()``.
         self.messages_in = 0
-        self.bytes_in = 0
         self.messages_out = 0
         self.bytes_out = 0
         #: Created only while a fragmented message is being received.

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..protocol.envelope import Broadcast, EchoReply, Envelope, Pong
 from .channels import Channels
 from .connection import Connection
 from .hub import Hub
-from .router import Handler, Router
+from .router import Router
 
 
-def install_builtin_routes(router: Router, hub: Hub, channels: Channels) -> Handler:
+def install_builtin_routes(
+    router: Router, hub: Hub, channels: Channels, *, count: bool = False
+) -> Callable[[], int]:
     """Register the built-in routes on ``router``; each is an ordinary, replaceable route.
-    Returns the built-in ``echo`` route."""
 
+    With ``count`` (metrics on) the ``echo`` route counts its own calls, which the returned
+    function reads: each call queues exactly one reply, so calls are both the ``echo``
+    messages received and the ``echo_reply`` messages sent.
+    """
     send = hub.outbox.send
+    calls = 0
 
     def echo(conn: Connection, msg: Envelope) -> None:
-        # The hottest route: one encode, one frame, one append (no helper layers, and no
-        # counting: each call queues exactly one reply, so replies = calls, which the router
-        # counts as received "echo" messages; see ``Node.sent``).
+        # The hottest route: one encode, one frame, one append (no helper layers).
         wire = conn.wire
         send(conn, wire.frame_payload(wire.encode(EchoReply(data=msg.data, id=msg.id))))
+
+    def counted_echo(conn: Connection, msg: Envelope) -> None:
+        nonlocal calls
+        calls += 1
+        wire = conn.wire
+        send(conn, wire.frame_payload(wire.encode(EchoReply(data=msg.data, id=msg.id))))
+
+    def echo_calls() -> int:
+        return calls
 
     def broadcast(conn: Connection, msg: Envelope) -> None:
         hub.broadcast(Broadcast(data=msg.data), conn.wire.codec.data_format)
@@ -29,7 +44,11 @@ def install_builtin_routes(router: Router, hub: Hub, channels: Channels) -> Hand
     def ping(conn: Connection, msg: Envelope) -> None:
         hub.send(conn, Pong(id=msg.id))
 
-    router.add("echo", echo)
+    if count:
+        router.add("echo", counted_echo)
+        router.counts_itself = counted_echo
+    else:
+        router.add("echo", echo)
     router.add("broadcast", broadcast)
     router.add("ping", ping)
     router.add("send", channels.send)
@@ -38,4 +57,4 @@ def install_builtin_routes(router: Router, hub: Hub, channels: Channels) -> Hand
     router.add_serial("unsubscribe", channels.unsubscribe)
     router.add_serial("publish", channels.publish)
     router.add_serial("presence", channels.presence)
-    return echo
+    return echo_calls

@@ -31,7 +31,7 @@ from .hub import Hub
 from .outbox import Outbox, SlowConsumerPolicy
 from .ratelimit import MessageRateLimit
 from .registry import Registry
-from .router import Handler, Router
+from .router import Router
 from .sampler import Sampler
 from .stats import Stats, bump
 
@@ -77,8 +77,9 @@ class Node:
             self.router.received = self.stats.received
         self.broker = broker
         self.channels = Channels(self.hub, broker, channel_options, max_subscriptions)
-        self._echo: Handler | None = install_builtin_routes(self.router, self.hub, self.channels)
-        self.router.replacing = self._route_replaced
+        self._echo_calls = install_builtin_routes(
+            self.router, self.hub, self.channels, count=metrics
+        )
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
         )
@@ -117,34 +118,33 @@ class Node:
         def install(entry: Callable[[Connection, int, bytes], None]) -> None:
             self.on_message = entry
 
-        self.sampler = Sampler(self.stats, self.on_message, install)
+        self.sampler = Sampler(self.stats, self.on_message, install, self.messages_in)
         self.sampler.start(self.loop)
 
     def bytes_in(self) -> int:
-        """Bytes received so far (counted with metrics on), closed connections included."""
-        return self.stats.closed_bytes_in + sum(conn.bytes_in for conn in self.registry)
+        """Payload bytes received so far (with metrics on): exact up to 1,000 messages a
+        second, estimated from the sampled sizes above that (see ``core/sampler.py``)."""
+        return 0 if self.sampler is None else int(self.sampler.bytes_in)
 
-    def _route_replaced(self, message_type: str) -> None:
-        if message_type == "echo" and self._echo is not None:
-            # The built-in echo leaves: its replies so far become an ordinary count, so the
-            # sent counter does not go backwards.
-            replies = self.stats.received.get("echo", 0)
-            if replies:
-                bump(self.stats.sent, EchoReply, replies)
-            self._echo = None
+    def received(self) -> dict[str, int]:
+        """Messages received by type (with metrics on), the built-in echo's own count in."""
+        received = dict(self.stats.received)
+        echoed = self._echo_calls()
+        if echoed:
+            received["echo"] = received.get("echo", 0) + echoed
+        return received
 
     def sent(self) -> dict[type, int]:
         """Messages queued for clients by class; the built-in echo's replies are its calls."""
         sent = dict(self.stats.sent)
-        if self._echo is not None:
-            replies = self.stats.received.get("echo", 0)
-            if replies:
-                sent[EchoReply] = sent.get(EchoReply, 0) + replies
+        echoed = self._echo_calls()
+        if echoed:
+            sent[EchoReply] = sent.get(EchoReply, 0) + echoed
         return sent
 
     def messages_in(self) -> int:
         """Messages received so far (counted with metrics on)."""
-        return sum(self.stats.received.values())
+        return sum(self.stats.received.values()) + self._echo_calls()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -267,7 +267,6 @@ class Node:
         self.outbox.discard(conn)
         duration = time.monotonic() - conn.opened_at
         stats = self.stats
-        stats.closed_bytes_in += conn.bytes_in
         bump(stats.closed, code)
         stats.duration.observe(duration)
         if self._emptied is not None and not self.registry:

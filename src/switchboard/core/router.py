@@ -38,7 +38,7 @@ _DENIED = frozenset({ErrorCode.FORBIDDEN, ErrorCode.UNAUTHORIZED})
 class Router:
     """A route table: message ``type`` -> plain (non-async) handler call."""
 
-    __slots__ = ("_tasks", "hub", "received", "replacing", "routes")
+    __slots__ = ("_tasks", "counts_itself", "hub", "received", "routes")
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -47,8 +47,9 @@ class Router:
         #: metrics are on (with each connection's message and byte counts); the type a
         #: client sends is counted only if a route handles it.
         self.received: dict[str, int] | None = None
-        #: Told the type of a route about to be replaced or removed.
-        self.replacing: Callable[[str], None] | None = None
+        #: A route that counts its own calls (the built-in echo: a closure counter is
+        #: cheaper than this dict), left out of ``received``.
+        self.counts_itself: Handler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, coro: Awaitable[None]) -> None:
@@ -59,7 +60,6 @@ class Router:
 
     def add(self, message_type: str, handler: Handler) -> None:
         """A built-in style route: a plain call that sends what it needs itself."""
-        self._replacing(message_type)
         self.routes[message_type] = handler
 
     def add_route(
@@ -83,16 +83,10 @@ class Router:
         if rate:
             route.rate = rate
             route.burst = float(burst or max(1, round(rate)))
-        self._replacing(message_type)
         self.routes[message_type] = route
 
     def remove(self, message_type: str) -> None:
-        self._replacing(message_type)
         self.routes.pop(message_type, None)
-
-    def _replacing(self, message_type: str) -> None:
-        if self.replacing is not None and message_type in self.routes:
-            self.replacing(message_type)
 
     def on_message(self, conn: Connection, opcode: int, payload: bytes) -> None:
         """One complete message: decoded by the connection's codec and dispatched."""
@@ -118,9 +112,9 @@ class Router:
             handler = self.routes.get(DEFAULT_ROUTE)
             kind = UNKNOWN if handler is None else DEFAULT_ROUTE
         if received is not None:
-            received[kind] = received.get(kind, 0) + 1
             conn.messages_in += 1
-            conn.bytes_in += len(payload)
+            if handler is not self.counts_itself:
+                received[kind] = received.get(kind, 0) + 1
         if conn.lane is not None:  # an earlier request is still in flight: keep the order
             conn.lane.append((handler, envelope))
             return
@@ -134,7 +128,6 @@ class Router:
         if received is not None:
             received[INVALID] = received.get(INVALID, 0) + 1
             conn.messages_in += 1
-            conn.bytes_in += len(payload)
 
     def _unknown(self, conn: Connection, envelope: Envelope) -> None:
         self.hub.send_error(
@@ -172,7 +165,6 @@ class Router:
         """A route that awaits (a broker call). It runs at once; only if it has to wait does
         it become a task, with later requests of the same connection waiting behind it, so
         every reply keeps the order of the requests."""
-        self._replacing(message_type)
         self.routes[message_type] = _SerialRoute(self, handler)
 
     async def run_lane(self, conn: Connection, first: Envelope, started: Started) -> None:

@@ -20,6 +20,10 @@ class Sampler:
     an echo's whole cost here. So the node's entry point is swapped: ``measured`` while a
     window's sample is being taken, the plain one afterwards until the next window opens.
     Below ``per_window / window`` messages per second every message is measured.
+
+    Bytes received are not counted per message either (one addition per message costs
+    about 4% of an echo): ``bytes_in`` adds, each window, the messages it saw (``count``)
+    times the mean size of those it sampled: exact up to 1,000 messages a second.
     """
 
     def __init__(
@@ -27,6 +31,7 @@ class Sampler:
         stats: Stats,
         deliver: Deliver,
         install: Callable[[Deliver], None],
+        count: Callable[[], int],
         *,
         per_window: int = 100,
         window: float = 0.1,
@@ -36,6 +41,12 @@ class Sampler:
         self.per_window = per_window
         self.window = window
         self.left = per_window
+        self.count = count
+        #: Payload bytes received, estimated as described above.
+        self.bytes_in = 0.0
+        self._counted = count()
+        self._window_bytes = 0
+        self._mean_size = 0.0
         processing, size = stats.processing, stats.size
         time_bounds, time_counts = processing.bounds, processing.counts
         size_bounds, size_counts = size.bounds, size.counts
@@ -49,6 +60,7 @@ class Sampler:
             n = len(payload)
             size_counts[bisect_left(size_bounds, n)] += 1
             size.sum += n
+            self._window_bytes += n
             self.left -= 1
             if not self.left:
                 install(deliver)  # this window's sample is complete
@@ -61,13 +73,27 @@ class Sampler:
         self.install(self.measured)
         self._timer = loop.call_later(self.window, self._open_window, loop)
 
+    def _close_window(self) -> None:
+        counted = self.count()
+        arrived, self._counted = counted - self._counted, counted
+        sampled = self.per_window - self.left
+        if sampled:
+            self._mean_size = self._window_bytes / sampled
+        if arrived == sampled:
+            self.bytes_in += self._window_bytes  # every message was sized: exact
+        else:
+            self.bytes_in += arrived * self._mean_size
+        self._window_bytes = 0
+
     def stop(self) -> None:
+        self._close_window()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self.install(self.deliver)
 
     def _open_window(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._close_window()
         if self.left < self.per_window:  # something was measured: sample the next window
             self.left = self.per_window
             self.install(self.measured)

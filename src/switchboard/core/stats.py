@@ -102,8 +102,6 @@ class Stats:
         self.received: dict[str, int] = {}
         #: message class (a server struct, ``dict`` for route replies) -> messages queued
         self.sent: dict[type, int] = {}
-        #: bytes received by connections that have closed (open ones keep their own count)
-        self.closed_bytes_in = 0
         #: sampled (see ``core/sampler.py``); frames and bytes written are the outbox's counts
         self.size = Histogram(SIZE_BUCKETS)
         self.processing = Histogram(PROCESSING_BUCKETS)

@@ -90,7 +90,7 @@ class NodeCollector(Collector):
             "messages_received",
             "Messages received, by type (unknown: no route; invalid: undecodable).",
             "type",
-            stats.received,
+            node.received(),
         )
         yield _labelled(
             "messages_sent",
@@ -109,7 +109,12 @@ class NodeCollector(Collector):
             "sampled (the first 100 of every 100 ms).",
             stats.processing,
         )
-        yield _counter("received_bytes", "Payload bytes of messages received.", node.bytes_in())
+        yield _counter(
+            "received_bytes",
+            "Payload bytes of messages received (estimated from the sampled sizes above "
+            "1,000 messages a second).",
+            node.bytes_in(),
+        )
         yield _counter("sent_bytes", "Bytes written to client sockets.", outbox.bytes_written)
         yield _counter("sent_frames", "Frames written to client sockets.", outbox.frames_written)
         yield _labelled("errors", "Error frames sent to clients, by code.", "code", stats.errors)

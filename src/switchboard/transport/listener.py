@@ -24,6 +24,7 @@ from ..protocol.frames import Opcode
 from ..protocol.wire import PLAIN_JSON, Wire
 from ..security.auth import ANONYMOUS, Identity
 from ..security.gate import Admission, Refusal
+from .sockets import bytes_received
 
 log = structlog.get_logger("switchboard.transport")
 
@@ -244,6 +245,9 @@ class Listener(WSListener):
     def abort(self) -> None:
         self._abort_handle = None
         self._ws.disconnect(graceful=False)
+
+    def received_bytes(self) -> int | None:
+        return bytes_received(self._raw.get_extra_info("socket"))
 
     # --- helpers -------------------------------------------------------------------------------
 
