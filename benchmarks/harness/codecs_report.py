@@ -73,8 +73,9 @@ def metrics_cost_note(results: dict[str, Any]) -> list[str]:
     cost = 1.0 - on / off
     verdict = "PASS" if cost <= cfg.TARGET_METRICS_COST else "FAIL"
     return [
-        f"Metrics on (the default: per-message counters, size and processing-time histograms) "
-        f"against `--no-metrics`, medians of the same run: {on:,.0f} against {off:,.0f} msg/s, "
+        f"Metrics on (the default: per-type and per-connection counters, sampled size and "
+        f"processing-time histograms) against `--no-metrics`, run as A/B/B/A pairs (B/A/A/B "
+        f"in odd rounds), medians of the same run: {on:,.0f} against {off:,.0f} msg/s, "
         f"a cost of {cost * 100:.1f}% of echo throughput (target <= "
         f"{cfg.TARGET_METRICS_COST * 100:.0f}%): {verdict}.",
         "",
