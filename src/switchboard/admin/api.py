@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from ..observability.metrics import CONTENT_TYPE, exposition
 from .errors import install_error_handlers
 from .guard import ApiGuard
 from .management import management_router
@@ -62,8 +62,8 @@ def create_admin_app(app: App) -> FastAPI:
     )
     async def metrics() -> Response:
         registry = app.metrics_registry
-        body = b"" if registry is None else exposition(registry)
-        return Response(body, media_type=CONTENT_TYPE)
+        body = b"" if registry is None else generate_latest(registry)
+        return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     api.include_router(management_router(app))
     install_pages(api, app)

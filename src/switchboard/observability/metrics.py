@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import msgspec
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 #: Close codes of Switchboard's own (4001, 4002, ...): labelled one by one.
 _OWN_CODES = frozenset(int(code) for code in CloseCode)
-#: The ``Content-Type`` of the text exposition format.
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def type_name(kind: type) -> str:
@@ -176,11 +174,6 @@ def build_registry(
     registry.register(NodeCollector(node, version, monitor, max_connections))
     ProcessCollector(namespace="switchboard", registry=registry)
     return registry
-
-
-def exposition(registry: CollectorRegistry) -> bytes:
-    """The text a scrape of ``/metrics`` gets."""
-    return generate_latest(registry)
 
 
 def _name(short: str) -> str:

@@ -66,7 +66,6 @@ class UpgradeHandler:
         self.max_connections = max_connections
         self.max_header_size = max_header_size
         self.limits = limits
-        self.rejected = 0
         self._warn_full = Throttle(warn_interval)
         self.codecs = {codec.name: codec for codec in codecs}
         self.deflate = deflate
@@ -171,7 +170,6 @@ class UpgradeHandler:
 
     def _reject(self, status: int, reason: str, kind: str) -> WSUpgradeResponseWithListener:
         """Answer the upgrade request with an HTTP error; counted under ``kind``."""
-        self.rejected += 1
         bump(self.node.stats.handshake_rejected, kind)
         return _respond_error(status, _error_body(reason))
 
