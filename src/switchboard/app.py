@@ -38,7 +38,14 @@ from .transport.handshake import HandshakeState, UpgradeHandler
 from .transport.listener import ListenerLimits
 from .transport.server import listen
 from .version import __version__
-from .wiring import codecs, deflate, handshake_gate, has_channel_permissions, thresholds
+from .wiring import (
+    codecs,
+    connection_capacity,
+    deflate,
+    handshake_gate,
+    has_channel_permissions,
+    thresholds,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -84,12 +91,15 @@ class App:
         self._connect_hook: ConnectHook | None = None
         self._disconnect_hook: DisconnectHook | None = None
         #: Where publications, history and presence live: the embedded in-memory broker.
-        self.broker: Broker = MemoryBroker()
+        self.broker: Broker = MemoryBroker(max_history_bytes=self.settings.history_max_bytes)
         self._namespace_cache: dict[str, ChannelOptions] = {}
         self._server: asyncio.Server | None = None
         self._handshake = HandshakeState()
         self._stopping: asyncio.Event | None = None
         self.version = __version__
+        #: Connections this node accepts at most: ``max_connections``, or lower where the
+        #: open-file limit says so (see ``wiring.connection_capacity``).
+        self.max_connections = 0
         #: Loop time the server started serving.
         self.started_at = 0.0
         #: Samples the node each second (dashboard, warnings) while running.
@@ -248,10 +258,13 @@ class App:
             broker=MeasuredBroker(self.broker, stats),
             channel_options=self._channel_options,
             max_subscriptions=s.max_subscriptions,
+            channel_create_rate=s.channel_create_rate,
+            channel_create_burst=s.channel_create_burst,
             raw_echo=s.raw_echo,
             message_rate=s.message_rate,
             message_burst=s.message_burst,
             flood_strikes=s.flood_strikes,
+            flood_window=s.flood_window,
             user_message_rate=s.user_message_rate,
             user_message_burst=s.user_message_burst,
             metrics=s.metrics,
@@ -292,11 +305,21 @@ class App:
             options.install(node.router, message_type, route_handler)
         node.connect_hook = self._connect_hook
         node.disconnect_hook = self._disconnect_hook
+        capacity, open_files = connection_capacity(s)
+        if capacity < s.max_connections:  # set explicitly, above what the process can hold
+            log.warning(
+                "max_connections_lowered",
+                max_connections=capacity,
+                configured=s.max_connections,
+                open_file_limit=open_files,
+                fd_reserve=s.fd_reserve,
+            )
+        self.max_connections = capacity
         upgrades = UpgradeHandler(
             node,
             self._handshake,
             path=s.path,
-            max_connections=s.max_connections,
+            max_connections=capacity,
             max_header_size=s.max_header_size,
             limits=ListenerLimits(s.max_message_size, s.write_high_water, s.close_timeout),
             codecs=codecs(s),
@@ -326,14 +349,15 @@ class App:
         node.heartbeat.start()
         self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
         self.monitor.start()
-        self.metrics_registry = build_registry(node, self.version, self.monitor, s.max_connections)
+        self.metrics_registry = build_registry(node, self.version, self.monitor, capacity)
         log.info(
             "server_started",
             host=s.host,
             port=self.port,
             path=s.path,
             raw_echo=s.raw_echo,
-            max_connections=s.max_connections,
+            max_connections=capacity,
+            open_file_limit=open_files,
         )
 
     def _start_tracing(self, node: Node) -> Tracing:

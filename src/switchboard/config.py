@@ -71,6 +71,8 @@ CLI_GROUPS: dict[str, str] = {
             "max_message_size",
             "max_connections",
             "max_subscriptions",
+            "history_max_bytes",
+            "fd_reserve",
             "max_header_size",
             "handshake_timeout",
             "read_buffer_size",
@@ -95,6 +97,7 @@ CLI_GROUPS: dict[str, str] = {
             "admin_port",
             "api_key",
             "admin_insecure",
+            "admin_allowed_hosts",
             "metrics",
             "tracing",
             "otlp_endpoint",
@@ -143,6 +146,9 @@ CLI_GROUPS: dict[str, str] = {
             "user_message_burst",
             "max_connections_per_user",
             "flood_strikes",
+            "flood_window",
+            "channel_create_rate",
+            "channel_create_burst",
             "payload_keys",
             "payload_ttl",
             "max_connections_per_address",
@@ -186,10 +192,25 @@ class Settings(BaseSettings):
         20.0, gt=0, description="Seconds a pong may take before the connection is closed 4002."
     )
     max_connections: int = Field(
-        100_000, ge=1, description="Open connections above which handshakes get HTTP 503."
+        0,
+        ge=0,
+        description="Open connections above which handshakes get HTTP 503; 0: as many as "
+        "the open-file limit allows (RLIMIT_NOFILE minus fd_reserve), never more.",
     )
     max_subscriptions: int = Field(
         1000, ge=1, description="Channels one connection may subscribe to at once."
+    )
+    history_max_bytes: int = Field(
+        64 * MiB,
+        ge=0,
+        description="Bytes of channel history kept across all channels of the embedded "
+        "broker; past it the oldest publications are evicted first. 0: no bound.",
+    )
+    fd_reserve: int = Field(
+        256,
+        ge=16,
+        description="File descriptors kept back from connections (admin port, broker, logs): "
+        "connections are capped at RLIMIT_NOFILE minus this.",
     )
     drain_timeout: float = Field(
         10.0, ge=0, description="Seconds to wait for clients to close on shutdown."
@@ -256,6 +277,11 @@ class Settings(BaseSettings):
     )
     admin_insecure: bool = Field(
         False, description="Allow the management API without an API key (development only)."
+    )
+    admin_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header names the control plane answers (repeatable; against DNS "
+        "rebinding). Empty: admin_host, localhost, 127.0.0.1 and ::1.",
     )
     metrics: bool = Field(
         True,
@@ -375,7 +401,19 @@ class Settings(BaseSettings):
     flood_strikes: int = Field(
         50,
         ge=1,
-        description="Refused messages in a row after which a connection is closed 1008.",
+        description="Refused messages within flood_window after which a connection is closed 1008.",
+    )
+    flood_window: float = Field(
+        10.0, gt=0, description="Seconds over which a connection's refused messages count."
+    )
+    channel_create_rate: float = Field(
+        50.0,
+        ge=0,
+        description="New channels (no stream yet) one connection may create per second by "
+        "publishing or subscribing; 0: no limit.",
+    )
+    channel_create_burst: int = Field(
+        200, ge=0, description="New channels a connection may create at once (0: the rate)."
     )
     payload_keys: list[str] = Field(
         default_factory=list,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import resource
+
 from .config import Settings
 from .observability.monitor import Thresholds
 from .protocol.codecs import Codec
@@ -91,3 +93,28 @@ def thresholds(s: Settings) -> Thresholds:
         loop_lag=s.warn_loop_lag,
         interval=s.warn_interval,
     )
+
+
+#: Connections at most when ``max_connections`` is 0 and the open-file limit is unlimited.
+DEFAULT_MAX_CONNECTIONS = 1_000_000
+
+
+def connection_capacity(s: Settings) -> tuple[int, int]:
+    """(connections this process can hold, its open-file limit) from ``max_connections`` and
+    ``RLIMIT_NOFILE`` less ``fd_reserve`` (the admin port, the broker, logs, handshakes in
+    flight). The soft limit is raised to the hard one first, as far as the system lets.
+
+    Past the file limit accept() fails and a client gets no answer at all, not even /health;
+    capped below it, the 503 for a full server is always sent."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    wanted = s.max_connections or DEFAULT_MAX_CONNECTIONS
+    if soft == resource.RLIM_INFINITY:
+        return wanted, soft
+    return max(1, min(wanted, soft - s.fd_reserve)), soft

@@ -72,6 +72,15 @@ class Recovery:
     publications: list[Publication] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryUsage:
+    """What a broker's history holds against its global bound (for metrics)."""
+
+    bytes: int
+    limit: int  # 0: no bound
+    evicted: int  # publications dropped to keep the bound, since start
+
+
 class BrokerHandler(Protocol):
     """The node side: what a broker calls when a publication arrives for this node."""
 
@@ -130,3 +139,7 @@ class Broker(ABC):
     @abstractmethod
     async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
         """Everyone in ``channel``: client id -> info."""
+
+    def history_usage(self) -> HistoryUsage | None:
+        """The history's memory against its global bound, where this broker keeps it."""
+        return None

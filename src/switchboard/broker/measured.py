@@ -13,6 +13,7 @@ from .base import (
     BrokerHandler,
     BrokerUnavailable,
     HistoryOptions,
+    HistoryUsage,
     Publication,
     Recovery,
     StreamPosition,
@@ -79,3 +80,6 @@ class MeasuredBroker(Broker):
 
     async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
         return await self.inner.presence(channel)
+
+    def history_usage(self) -> HistoryUsage | None:
+        return self.inner.history_usage()

@@ -1,4 +1,11 @@
-"""The embedded in-memory broker: one process, no other service, same contract as Redis."""
+"""The embedded in-memory broker: one process, no other service, same contract as Redis.
+
+History is bounded per channel (``history_size`` publications for ``history_ttl``) and across
+all channels (``max_history_bytes``): past the global bound the oldest publications of the
+whole node are evicted first, whichever channel holds them, so channels nobody follows
+cannot hold memory for their TTL. A channel that lost publications this way recovers like
+one whose history expired: the client is told to resync (``recovered`` false).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from .base import (
     Broker,
     BrokerHandler,
     HistoryOptions,
+    HistoryUsage,
     Publication,
     Recovery,
     StreamPosition,
@@ -21,13 +29,22 @@ from .base import (
 class _Stream:
     """One channel's offsets, epoch and bounded history."""
 
-    __slots__ = ("epoch", "expires_at", "items", "top")
+    __slots__ = ("alive", "bytes", "epoch", "expires_at", "items", "top")
 
     def __init__(self) -> None:
         self.epoch = secrets.token_urlsafe(6)
         self.top = 0
         self.items: deque[tuple[Publication, float]] = deque()
         self.expires_at = float("inf")
+        #: Bytes its kept publications weigh (see ``weight``), and False once it is dropped.
+        self.bytes = 0
+        self.alive = True
+
+
+def weight(publication: Publication) -> int:
+    """What keeping a publication costs, for the global bound: its data and the objects
+    around it (the Publication, its tuple and deque slot: about 200 bytes on CPython)."""
+    return len(publication.data) + len(publication.channel) + 200
 
 
 #: A channel without history keeps counting offsets while it is in use; once it has been
@@ -40,8 +57,18 @@ SWEEP_EVERY = 1024
 class MemoryBroker(Broker):
     """Publications are delivered in the publisher's call, in offset order, to this node."""
 
-    def __init__(self, clock: Any = time.monotonic) -> None:
+    def __init__(self, clock: Any = time.monotonic, max_history_bytes: int = 0) -> None:
         self._clock = clock
+        #: Bytes of history kept across all channels at most (0: no global bound).
+        self.max_history_bytes = max_history_bytes
+        self.history_bytes = 0
+        #: Publications evicted to keep the global bound.
+        self.history_evicted = 0
+        #: Every kept publication, oldest first, with its stream: eviction order. Entries whose
+        #: publication already left its stream (size bound, TTL) are skipped when reached.
+        self._kept: deque[tuple[_Stream, Publication]] = deque()
+        #: Publications kept in streams (``_kept`` minus its skipped entries).
+        self._kept_live = 0
         self._until_sweep = SWEEP_EVERY
         self._handler: BrokerHandler | None = None
         self._subscribed: set[str] = set()
@@ -69,8 +96,9 @@ class MemoryBroker(Broker):
         publication = Publication(channel, stream.top, stream.epoch, data, data_format)
         if history.enabled:
             stream.items.append((publication, now + history.ttl))
+            self._kept_add(stream, publication)
             while len(stream.items) > history.size:
-                stream.items.popleft()
+                self._drop_oldest(stream)
             # The stream itself is forgotten once its newest message would have expired.
             stream.expires_at = now + max(history.ttl, IDLE_STREAM_TTL)
         else:
@@ -128,16 +156,63 @@ class MemoryBroker(Broker):
     async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
         return {cid: dict(info) for cid, info in self._presence.get(channel, {}).items()}
 
+    def history_usage(self) -> HistoryUsage:
+        return HistoryUsage(self.history_bytes, self.max_history_bytes, self.history_evicted)
+
+    # --- the global history bound -------------------------------------------------------------
+
+    def _kept_add(self, stream: _Stream, publication: Publication) -> None:
+        size = weight(publication)
+        stream.bytes += size
+        self.history_bytes += size
+        self._kept.append((stream, publication))
+        self._kept_live += 1
+        limit = self.max_history_bytes
+        if limit and self.history_bytes > limit:
+            self._evict(limit)
+        if len(self._kept) > 2 * self._kept_live + 1024:
+            self._compact()
+
+    def _drop_oldest(self, stream: _Stream) -> None:
+        """Remove ``stream``'s oldest kept publication (its own size bound or eviction)."""
+        publication, _ = stream.items.popleft()
+        size = weight(publication)
+        stream.bytes -= size
+        self.history_bytes -= size
+        self._kept_live -= 1
+
+    def _evict(self, limit: int) -> None:
+        """Drop the node's oldest publications until the history fits in ``limit`` bytes."""
+        kept = self._kept
+        while self.history_bytes > limit and kept:
+            stream, publication = kept.popleft()
+            if stream.alive and stream.items and stream.items[0][0] is publication:
+                self._drop_oldest(stream)
+                self.history_evicted += 1
+
+    def _compact(self) -> None:
+        """Forget eviction entries whose publication is gone (so the queue stays bounded):
+        linear, and run once the queue is twice what is kept, so amortised constant."""
+        live = {id(pub) for s in self._streams.values() for pub, _ in s.items}
+        self._kept = deque(entry for entry in self._kept if id(entry[1]) in live)
+
+    def _forget(self, channel: str) -> None:
+        stream = self._streams.pop(channel)
+        stream.alive = False
+        self.history_bytes -= stream.bytes
+        self._kept_live -= len(stream.items)
+        stream.bytes = 0
+
     def _sweep(self, now: float) -> None:
         self._until_sweep = SWEEP_EVERY
         for channel in [c for c, s in self._streams.items() if s.expires_at <= now]:
-            del self._streams[channel]
+            self._forget(channel)
 
     def _stream(self, channel: str, *, create: bool) -> _Stream | None:
         stream = self._streams.get(channel)
         if stream is not None and stream.expires_at <= self._clock():
             # History fully expired: the offsets it vouched for are gone, start a new epoch.
-            del self._streams[channel]
+            self._forget(channel)
             stream = None
         if stream is None and create:
             stream = self._streams[channel] = _Stream()

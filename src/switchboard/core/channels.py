@@ -8,10 +8,15 @@ Resume is exact. While a connection subscribes with ``recover_from``, publicatio
 arrive for the channel are held for it; once the broker has answered, the client gets the
 ``ack`` (with ``recovered``), then the missed publications, then the held ones it has not
 seen (by offset), and only then joins the live set. Nothing is lost or repeated in between.
+
+Creating channels is rate limited per connection (``create_rate`` per second, ``create_burst``
+at once): a publish or subscribe that gives a channel its stream takes a token, and with no
+token left only channels that already have a stream may be used (RATE_LIMIT_EXCEEDED).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -35,8 +40,11 @@ from ..protocol.envelope import (
 from .connection import Connection
 from .errors import RequestError
 from .hub import Hub, frame_for
+from .stats import bump
 
 log = structlog.get_logger("switchboard.channels")
+#: Where a connection's channel-creation bucket lives in ``conn.state``.
+_CREATE_BUCKET = "switchboard.channel_create"
 
 
 class ChannelOptions(msgspec.Struct, frozen=True):
@@ -57,8 +65,12 @@ class Channels:
         broker: Broker,
         options_for: Callable[[str], ChannelOptions],
         max_subscriptions: int = 1000,
+        create_rate: float = 0.0,
+        create_burst: int = 0,
     ) -> None:
         self.hub = hub
+        self.create_rate = create_rate
+        self.create_burst = float(create_burst or max(1, round(create_rate)))
         self.max_subscriptions = max_subscriptions
         self.broker = broker
         self.options_for = options_for
@@ -113,6 +125,7 @@ class Channels:
                 ErrorCode.FORBIDDEN,
                 f"at most {self.max_subscriptions} subscriptions per connection",
             )
+        await self._may_create(conn, channel)
         joining = self._joining.setdefault(channel, {})
         joining[conn] = []
         try:
@@ -130,6 +143,8 @@ class Channels:
             self._forget_joining(channel, conn)
             raise
         held = self._forget_joining(channel, conn)
+        if position.offset == 0:  # a new stream, or one nobody published to yet
+            self._created(conn)
         if conn.closing:
             await self._release(channel)
             return
@@ -165,7 +180,10 @@ class Channels:
             raise RequestError(ErrorCode.FORBIDDEN, f"clients may not publish to {channel!r}")
         self._check(conn, channel, "publish", msg)
         data_format = conn.wire.codec.data_format
+        await self._may_create(conn, channel)
         position = await self.broker.publish(channel, bytes(msg.data), options.history, data_format)
+        if position.offset == 1:  # this publication started the channel's stream
+            self._created(conn)
         if msg.id is not None:
             self.hub.send(conn, Ack(msg.id, channel, position.offset, position.epoch))
 
@@ -234,6 +252,34 @@ class Channels:
         return self._after_leaving(conn, list(channels))
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def _create_tokens(self, conn: Connection) -> list[float]:
+        """``conn``'s channel-creation bucket ``[tokens, stamp]``, refilled to now."""
+        now = time.monotonic()
+        bucket: list[float] | None = conn.state.get(_CREATE_BUCKET)
+        if bucket is None:
+            bucket = conn.state[_CREATE_BUCKET] = [self.create_burst, now]
+        else:
+            bucket[0] = min(self.create_burst, bucket[0] + (now - bucket[1]) * self.create_rate)
+            bucket[1] = now
+        return bucket
+
+    async def _may_create(self, conn: Connection, channel: str) -> None:
+        """Refuse a channel with no stream yet when ``conn`` may create no more just now."""
+        if not self.create_rate or self._create_tokens(conn)[0] >= 1.0:
+            return
+        position, _ = await self.broker.history(channel, 0)
+        if not position.epoch:  # no stream: using it would create one
+            bump(self.hub.stats.rate_limited, "channel_create")
+            raise RequestError(
+                ErrorCode.RATE_LIMIT_EXCEEDED,
+                f"at most {self.create_rate:g} new channels per second per connection",
+            )
+
+    def _created(self, conn: Connection) -> None:
+        if self.create_rate:
+            bucket = self._create_tokens(conn)
+            bucket[0] = max(0.0, bucket[0] - 1.0)
 
     def _forget_joining(self, channel: str, conn: Connection) -> list[Publication]:
         joining = self._joining.get(channel, {})

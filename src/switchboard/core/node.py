@@ -19,7 +19,7 @@ import structlog
 from ..broker.base import Broker
 from ..protocol.codes import CloseCode, ErrorCode
 from ..protocol.envelope import EchoReply, Welcome
-from ..protocol.frames import encode_frame
+from ..protocol.frames import Opcode, encode_frame
 from ..protocol.wire import PLAIN_JSON, Wire
 from .channels import ChannelOptions, Channels
 from .connection import Connection, Transport
@@ -55,10 +55,13 @@ class Node:
         broker: Broker,
         channel_options: Callable[[str], ChannelOptions],
         max_subscriptions: int = 1000,
+        channel_create_rate: float = 0.0,
+        channel_create_burst: int = 0,
         raw_echo: bool = False,
         message_rate: float = 0.0,
         message_burst: int = 0,
         flood_strikes: int = 50,
+        flood_window: float = 10.0,
         user_message_rate: float = 0.0,
         user_message_burst: int = 0,
         metrics: bool = True,
@@ -76,13 +79,22 @@ class Node:
         if metrics:
             self.router.received = self.stats.received
         self.broker = broker
-        self.channels = Channels(self.hub, broker, channel_options, max_subscriptions)
+        self.channels = Channels(
+            self.hub,
+            broker,
+            channel_options,
+            max_subscriptions,
+            create_rate=channel_create_rate,
+            create_burst=channel_create_burst,
+        )
         self._echo_calls = install_builtin_routes(
             self.router, self.hub, self.channels, count=metrics
         )
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
         )
+        #: Whether a ping may be answered (the message rate limits count pings too).
+        self._ping_allowed: Callable[[Connection], bool] | None = None
         #: Where transports deliver each complete, validated message.
         self.on_message: Callable[[Connection, int, bytes], None] = (
             self.echo_raw if raw_echo else self.router.on_message
@@ -96,8 +108,10 @@ class Node:
                 on_flood=self._flood,
                 user_rate=user_message_rate,
                 user_burst=user_message_burst or max(1, round(user_message_rate)),
+                flood_window=flood_window,
             )
             self.on_message = limit.guard(self.on_message)
+            self._ping_allowed = limit.admit
         self.expiry = CredentialExpiry(loop, self._token_expired)
         #: Told about every connection closed for flooding (address bans listen here).
         self.on_flood: Callable[[Connection], None] | None = None
@@ -235,6 +249,13 @@ class Node:
         else:
             log.exception("on_connect_failed", connection_id=conn.id)
             self.close(conn, CloseCode.INTERNAL_ERROR, "internal error")
+
+    def ping(self, conn: Connection, payload: bytes) -> None:
+        """A client's ping: the pong is queued like any frame (bounded, in order)."""
+        allowed = self._ping_allowed
+        if allowed is not None and not allowed(conn):
+            return
+        self.outbox.send(conn, encode_frame(Opcode.PONG, payload))
 
     def echo_raw(self, conn: Connection, opcode: int, payload: bytes) -> None:
         """Conformance mode: send the message back unchanged (compressed if negotiated)."""

@@ -2,10 +2,15 @@
 
 A connection may send ``burst`` messages at once and ``rate`` per second after that; all the
 connections of one user together may send ``user_burst`` at once and ``user_rate`` per second
-(anonymous connections have no user bucket). A message over a limit is answered with
-``RATE_LIMIT_EXCEEDED`` and dropped (not decoded); a connection that keeps sending after
-``flood_strikes`` consecutive refusals is a flood and is closed with 1008. With no limit
-configured the router is called directly: no cost at all.
+(anonymous connections have no user bucket). Pings count as messages. A message over a
+limit is answered with ``RATE_LIMIT_EXCEEDED`` and dropped (not decoded).
+
+A connection refused more than ``flood_strikes`` times within ``flood_window`` seconds is a
+flood and is closed with 1008. The refusals are a leaky bucket (each adds one, they drain
+at ``flood_strikes / flood_window`` per second), a sliding window in one float: a client
+that sends just over its rate, so that a refill lets a message through between refusals,
+is still counted (consecutive refusals were reset by every message let through). With no
+limit configured the router is called directly: no cost at all.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ class MessageRateLimit:
     """Token buckets: the connection's lives in its slots, users' in a dict here."""
 
     __slots__ = (
+        "admit",
         "burst",
+        "clock",
         "flood_strikes",
+        "flood_window",
         "on_flood",
         "on_refused",
         "rate",
@@ -45,33 +53,44 @@ class MessageRateLimit:
         on_flood: Callable[[Connection], None],
         user_rate: float = 0.0,
         user_burst: int = 0,
+        flood_window: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.clock = clock
         self.rate = rate
         self.burst = float(max(burst, 1))
         self.user_rate = user_rate
         self.user_burst = float(max(user_burst, 1))
         self.flood_strikes = flood_strikes
+        self.flood_window = flood_window
         self.on_refused = on_refused
         self.on_flood = on_flood
         #: user -> [tokens, last update]
         self.users: dict[Any, list[float]] = {}
+        #: ``admit(conn)``: True when ``conn`` may send one more message (a ping, say); a
+        #: refusal is answered and counted as for any message. Set by :meth:`guard`.
+        self.admit: Callable[[Connection], bool] = lambda conn: True
 
     def guard(self, deliver: Deliver) -> Deliver:
         """``deliver`` behind the limits."""
         rate, burst, strikes_max = self.rate, self.burst, self.flood_strikes
         user_rate, user_burst = self.user_rate, self.user_burst
         on_refused, on_flood = self.on_refused, self.on_flood
-        clock = time.monotonic
+        clock = self.clock
         sweep = [1024.0]  # sweep idle user buckets once there are this many
 
-        def refuse(conn: Connection, scope: str) -> None:
-            conn.rate_strikes += 1
-            if conn.rate_strikes >= strikes_max:
+        leak = strikes_max / self.flood_window  # refusals drained per second
+
+        def refuse(conn: Connection, scope: str, now: float) -> None:
+            strikes = conn.rate_strikes - (now - conn.rate_struck_at) * leak
+            conn.rate_strikes = strikes = (strikes if strikes > 0.0 else 0.0) + 1.0
+            conn.rate_struck_at = now
+            if strikes >= strikes_max:
                 on_flood(conn)
             else:
                 on_refused(conn, scope)
 
-        def limited(conn: Connection, opcode: int, payload: bytes) -> None:
+        def admit(conn: Connection) -> bool:
             now = clock()
             if rate:
                 tokens = conn.rate_tokens + (now - conn.rate_stamp) * rate
@@ -80,8 +99,8 @@ class MessageRateLimit:
                     tokens = burst
                 if tokens < 1.0:
                     conn.rate_tokens = tokens
-                    refuse(conn, "connection")
-                    return
+                    refuse(conn, "connection", now)
+                    return False
                 conn.rate_tokens = tokens - 1.0
             user = conn.user
             if user_rate and user is not None:
@@ -90,11 +109,15 @@ class MessageRateLimit:
                 except TypeError:  # an unhashable user (set by a hook): no user bucket
                     tokens = user_burst
                 if tokens < 1.0:
-                    refuse(conn, "user")
-                    return
-            conn.rate_strikes = 0
-            deliver(conn, opcode, payload)
+                    refuse(conn, "user", now)
+                    return False
+            return True
 
+        def limited(conn: Connection, opcode: int, payload: bytes) -> None:
+            if admit(conn):
+                deliver(conn, opcode, payload)
+
+        self.admit = admit
         return limited
 
     def _user_tokens(self, user: Any, now: float, sweep: list[float]) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
 from typing import Any
 
 import msgspec
@@ -19,6 +19,7 @@ from .eager import Started, finish, start_eagerly
 from .errors import RequestError
 from .hub import Hub
 from .ratelimit import route_allows
+from .repeats import RepeatFilter
 from .stats import bump
 
 Handler = Callable[[Connection, Envelope], None]
@@ -33,12 +34,15 @@ INVALID = "invalid"
 log = structlog.get_logger("switchboard.router")
 audit = structlog.get_logger("switchboard.audit")
 _DENIED = frozenset({ErrorCode.FORBIDDEN, ErrorCode.UNAUTHORIZED})
+TOO_DEEP = "message nested too deeply to decode"
+#: Seconds over which one connection's authorisation failures make one audit line.
+DENIAL_LOG_INTERVAL = 10.0
 
 
 class Router:
     """A route table: message ``type`` -> plain (non-async) handler call."""
 
-    __slots__ = ("_tasks", "counts_itself", "hub", "received", "routes")
+    __slots__ = ("_denials", "_tasks", "counts_itself", "hub", "received", "routes")
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -51,6 +55,22 @@ class Router:
         #: cheaper than this dict), left out of ``received``.
         self.counts_itself: Handler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Authorisation failures are audited once per connection per interval, then counted.
+        self._denials = RepeatFilter(DENIAL_LOG_INTERVAL, _denials_repeated)
+
+    def denied(self, conn: Connection, envelope: Envelope, reason: str) -> None:
+        """An authorisation failure, for the audit log (repeats folded into a count)."""
+        if not self._denials.allow(conn.id):
+            return
+        audit.info(
+            "authorization_failed",
+            connection_id=conn.id,
+            remote=conn.remote,
+            user=conn.user,
+            message_type=envelope.type,
+            channel=envelope.channel,
+            reason=reason,
+        )
 
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run an async handler as its own task (kept referenced until it finishes)."""
@@ -106,6 +126,10 @@ class Router:
             self._invalid(conn, payload)
             self.hub.send_error(conn, *_explained(exc))
             return
+        except RecursionError:
+            self._invalid(conn, payload)
+            self._too_deep(conn)
+            return
         kind = envelope.type
         handler = self.routes.get(kind)
         if handler is None:
@@ -129,6 +153,11 @@ class Router:
             received[INVALID] = received.get(INVALID, 0) + 1
             conn.messages_in += 1
 
+    def _too_deep(self, conn: Connection, request_id: Any = None) -> None:
+        """Nesting deeper than the decoder will follow: bad input like any other."""
+        log.info("message_too_deep", connection_id=conn.id, user=conn.user)
+        self.hub.send_error(conn, ErrorCode.INVALID_MESSAGE_FORMAT, TOO_DEEP, request_id)
+
     def _unknown(self, conn: Connection, envelope: Envelope) -> None:
         self.hub.send_error(
             conn,
@@ -148,8 +177,11 @@ class Router:
         otherwise ``INTERNAL_ERROR`` (details stay in the log, with the traceback)."""
         if isinstance(exc, RequestError):
             if exc.code in _DENIED:
-                denied(conn, envelope, exc.message)
+                self.denied(conn, envelope, exc.message)
             self.hub.send_error(conn, exc.code, exc.message, envelope.id)
+            return
+        if isinstance(exc, RecursionError):  # a handler decoding data nested too deeply
+            self._too_deep(conn, envelope.id)
             return
         log.error(
             "handler_failed",
@@ -252,7 +284,7 @@ class _AppRoute:
 
     def __call__(self, conn: Connection, msg: Envelope) -> None:
         if self.roles and self.roles.isdisjoint(conn.roles):
-            denied(conn, msg, f"needs one of the roles {sorted(self.roles)}")
+            self.router.denied(conn, msg, f"needs one of the roles {sorted(self.roles)}")
             self.router.hub.send_error(
                 conn,
                 ErrorCode.FORBIDDEN,
@@ -305,14 +337,5 @@ def _explained(exc: EnvelopeError) -> tuple[ErrorCode, str, Any]:
     return exc.code, exc.message, exc.request_id
 
 
-def denied(conn: Connection, envelope: Envelope, reason: str) -> None:
-    """An authorisation failure, for the audit log."""
-    audit.info(
-        "authorization_failed",
-        connection_id=conn.id,
-        remote=conn.remote,
-        user=conn.user,
-        message_type=envelope.type,
-        channel=envelope.channel,
-        reason=reason,
-    )
+def _denials_repeated(connection_id: Hashable, repeated: int) -> None:
+    audit.info("authorization_failed_repeated", connection_id=connection_id, repeated=repeated)

@@ -146,6 +146,22 @@ class NodeCollector(Collector):
             "Subscriptions of this node's connections.",
             sum(len(s) for s in channels.subscribers.values()),
         )
+        usage = node.broker.history_usage()
+        if usage is not None:
+            yield _gauge(
+                "history_bytes", "Bytes of channel history kept (all channels).", usage.bytes
+            )
+            if usage.limit:
+                yield _gauge(
+                    "history_limit_bytes",
+                    "history_max_bytes: past it the oldest publications are evicted.",
+                    usage.limit,
+                )
+            yield _counter(
+                "history_evicted",
+                "Publications evicted from history to keep history_max_bytes.",
+                usage.evicted,
+            )
         yield _histogram("broker_publish_seconds", "Broker publish latency.", stats.broker_publish)
         yield _labelled(
             "broker_errors",

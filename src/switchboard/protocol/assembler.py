@@ -10,7 +10,11 @@ messages are ours:
   is in progress, is a protocol error (close 1002);
 - text must be valid UTF-8 (close 1007), checked fragment by fragment so an
   invalid sequence fails as soon as it arrives;
-- the size limit counts the whole message across fragments (close 1009).
+- the size limit counts the whole message across fragments (close 1009), each
+  fragment weighing at least ``MIN_FRAGMENT_WEIGHT`` bytes: keeping a fragment costs about
+  41 bytes beyond its payload, so a flood of empty or one-byte continuations is bounded
+  like any other big message (at most ``max_size / 64`` fragments, memory within 1.7x the
+  limit) while a message cut into fragments of 64 bytes or more counts its payload only.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ _TEXT = Opcode.TEXT.value
 _BINARY = Opcode.BINARY.value
 _CONTINUATION = Opcode.CONTINUATION.value
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+#: The least a fragment counts towards the size limit, whatever its payload.
+MIN_FRAGMENT_WEIGHT = 64
 
 
 class ProtocolViolation(Exception):
@@ -69,11 +75,12 @@ class MessageAssembler:
         if fin:
             check_message(opcode, payload, self.max_size)
             return opcode, payload
-        if len(payload) > self.max_size:
+        size = max(len(payload), MIN_FRAGMENT_WEIGHT)
+        if size > self.max_size:
             raise self._too_big()
         self._opcode = opcode
         self._parts.append(payload)
-        self._size = len(payload)
+        self._size = size
         if opcode == _TEXT:
             self._decoder = _Utf8Decoder()
             self._feed_utf8(payload, final=False)
@@ -84,7 +91,7 @@ class MessageAssembler:
             raise ProtocolViolation(
                 CloseCode.PROTOCOL_ERROR, "continuation frame with no message in progress"
             )
-        self._size += len(payload)
+        self._size += max(len(payload), MIN_FRAGMENT_WEIGHT)
         if self._size > self.max_size:
             raise self._too_big()
         self._parts.append(payload)

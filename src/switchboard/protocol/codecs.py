@@ -149,7 +149,14 @@ def convert_data(raw: bytes, source: DataFormat, target: DataFormat) -> msgspec.
         return msgspec.Raw(raw)
     try:
         return msgspec.Raw(_ENCODE[target](_DECODE[source](raw)))
-    except (msgspec.DecodeError, msgspec.EncodeError, TypeError, ValueError, OverflowError) as exc:
+    except (
+        msgspec.DecodeError,
+        msgspec.EncodeError,
+        TypeError,
+        ValueError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
         log.warning(
             "data_not_translatable", source=source.value, target=target.value, error=str(exc)
         )

@@ -194,11 +194,11 @@ class Listener(WSListener):
         if msg_type is _CONTINUATION:
             self._assemble(conn, frame)
         elif msg_type is _PING:
-            ws = self._ws
-            if not ws.is_close_frame_sent:
-                ws.send(WSMsgType.PONG, frame.get_payload_as_bytes())
+            # Through the outbox: a client that pings and never reads meets the send-queue
+            # bound like any other slow consumer.
+            self.node.ping(conn, frame.get_payload_as_bytes())
         elif msg_type is _PONG:
-            conn.ping_sent_at = 0.0
+            self.node.heartbeat.pong(conn, frame.get_payload_as_bytes())
         elif msg_type is _CLOSE:
             self._close_received(conn, frame)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import structlog
 from google.protobuf.message import DecodeError
 from google.protobuf.struct_pb2 import NULL_VALUE, ListValue, Struct, Value
 
@@ -19,6 +20,7 @@ from ..envelope import MSGPACK_NULL, EnvelopeError, MsgpackEnvelope, Position, R
 from ..frames import Opcode
 from .envelope_pb2 import Envelope, Member
 
+log = structlog.get_logger("switchboard.codecs")
 _pack = msgspec.msgpack.encode
 _unpack = msgspec.msgpack.decode
 
@@ -98,8 +100,13 @@ def encode(message: Any) -> bytes:
 def _set_payload(pb: Envelope, value: Any) -> None:
     if isinstance(value, bytes | bytearray | memoryview):
         pb.data = bytes(value)
-    else:
+        return
+    try:
         to_value(value, pb.value)
+    except RecursionError:  # nested deeper than a Value can be built here: as untranslatable
+        log.warning("data_not_translatable", target="v2.proto", error="nested too deeply")
+        pb.ClearField("value")
+        pb.value.null_value = NULL_VALUE
 
 
 def _set_member(pb: Member, member: Any) -> None:
