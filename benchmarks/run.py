@@ -9,6 +9,7 @@ rotates between rounds. Medians, ratios and target checks go to
 
     .venv/bin/python benchmarks/run.py            # full run (~12-15 min on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # smoke test (~1.5 min), writes results/quick.json
+    .venv/bin/python benchmarks/run.py --servers switchboard --baseline HEAD~1   # A/B by revision
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from harness import ab, envinfo, report, summary
 from harness import config as cfg
-from harness import envinfo, report, summary
+from harness.baseline import Baseline, BaselineError, baseline_worktree
 from harness.loadgen import (
     FANOUT_WINDOWS,
     HEADLINE,
@@ -38,6 +40,7 @@ from harness.loadgen import (
 )
 from harness.procs import free_port, pinned, raise_nofile, spawn, stop, wait_ready
 from harness.servers import SERVERS, ServerSpec, display_command
+from harness.summary import SUBJECT
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,6 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenarios",
         default=",".join(SCENARIOS),
         help=f"comma-separated subset of: {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run Switchboard from git revision REV (a temporary worktree) beside "
+        "'switchboard' and report current / REV per scenario",
     )
     parser.add_argument("--idle-conns", type=int, default=cfg.IDLE_CONNS)
     parser.add_argument("--json", type=Path, help="where to write raw results")
@@ -86,6 +95,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.docs = args.docs or cfg.DOCS_FILE
     if args.repeat < 1 or args.duration < 1:
         parser.error("--repeat and --duration must be at least 1")
+    if args.baseline is not None and SUBJECT not in args.servers:
+        parser.error(f"--baseline compares against {SUBJECT!r}: include it in --servers")
+    if args.baseline is not None and args.report_only:
+        parser.error("--baseline runs servers; --report-only re-renders the --json file's runs")
     return args
 
 
@@ -109,7 +122,7 @@ def measure(spec: ServerSpec, scenario: str, plan: Plan, round_no: int) -> dict[
     port = free_port()
     with tempfile.TemporaryFile() as log:
         argv = spec.command(str(port)) + SERVER_FLAGS.get(scenario, [])
-        proc = spawn(pinned(cfg.SERVER_CPU, argv), log)
+        proc = spawn(pinned(cfg.SERVER_CPU, argv), log, env=spec.env)
         try:
             why = wait_ready(proc, port, cfg.WS_PATH, cfg.READY_TIMEOUT_S)
             if why is not None:
@@ -146,22 +159,32 @@ def _progress(run: dict[str, Any], round_no: int, rounds: int) -> None:
         if run["scenario"] in FANOUT_WINDOWS:
             outcome += f" lost={run.get('lost_gaps')} ooo={run.get('out_of_order')}"
     print(
-        f"[round {round_no + 1}/{rounds}] {run['scenario']:<13} {run['server']:<11} {outcome}",
+        f"[round {round_no + 1}/{rounds}] {run['scenario']:<13} {run['server']:<20} {outcome}",
         flush=True,
     )
 
 
-def check_servers(names: list[str]) -> tuple[list[ServerSpec], dict[str, str]]:
+def check_servers(specs: list[ServerSpec]) -> tuple[list[ServerSpec], dict[str, str]]:
     active: list[ServerSpec] = []
     skipped: dict[str, str] = {}
-    for name in names:
-        why = SERVERS[name].check()
+    for spec in specs:
+        why = spec.check()
         if why is None:
-            active.append(SERVERS[name])
+            active.append(spec)
         else:
-            skipped[name] = why
-            print(f"[skip] {name}: {why}", flush=True)
+            skipped[spec.name] = why
+            print(f"[skip] {spec.name}: {why}", flush=True)
     return active, skipped
+
+
+def server_specs(names: list[str], baseline: Baseline | None) -> list[ServerSpec]:
+    """The chosen servers, with the baseline right after Switchboard (so the pair interleaves)."""
+    specs: list[ServerSpec] = []
+    for name in names:
+        specs.append(SERVERS[name])
+        if baseline is not None and name == SUBJECT:
+            specs.append(baseline.spec)
+    return specs
 
 
 def not_applicable(scenarios: list[str], active: list[ServerSpec]) -> dict[str, dict[str, str]]:
@@ -177,7 +200,7 @@ def not_applicable(scenarios: list[str], active: list[ServerSpec]) -> dict[str, 
     return out
 
 
-def run_all(args: argparse.Namespace) -> dict[str, Any]:
+def run_all(args: argparse.Namespace, baseline: Baseline | None = None) -> dict[str, Any]:
     started = time.monotonic()
     nofile = raise_nofile(args.idle_conns + cfg.NOFILE_SLACK)
     scenarios = list(args.scenarios)
@@ -190,7 +213,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             )
             scenarios.remove(idle)
     ensure_wsbench()
-    active, skipped = check_servers(args.servers)
+    specs = server_specs(args.servers, baseline)
+    active, skipped = check_servers(specs)
     plan = Plan(duration_s=args.duration, idle_conns=args.idle_conns)
     inapplicable = not_applicable(scenarios, active)
     runs: list[dict[str, Any]] = []
@@ -231,15 +255,21 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             "nofile": list(nofile),
             "json_path": _display_path(args.json),
             "commands": {s: plan.display_command(s) for s in scenarios},
-            "server_labels": {name: SERVERS[name].label for name in args.servers},
-            "server_commands": {name: display_command(SERVERS[name]) for name in args.servers},
+            "server_labels": {spec.name: spec.label for spec in specs},
+            "server_commands": {spec.name: display_command(spec) for spec in specs},
+            "baseline": None if baseline is None else baseline.describe(),
         },
         "skipped": skipped,
         "not_applicable": inapplicable,
         "runs": runs,
     }
-    summary.analyse(results)
+    analyse(results)
     return results
+
+
+def analyse(results: dict[str, Any]) -> None:
+    summary.analyse(results)
+    ab.analyse(results)
 
 
 def _display_path(path: Path) -> str:
@@ -254,9 +284,11 @@ def _print_summary(results: dict[str, Any]) -> None:
         for server, cell in cells.items():
             value = cell["median"].get(key)
             shown = "n/a" if value is None else f"{value:,.0f}"
-            print(f"  {scenario:<13} {server:<11} {key}={shown}  runs={cell['values']}")
+            print(f"  {scenario:<13} {server:<20} {key}={shown}  runs={cell['values']}")
     for target in results["targets"]:
         print(f"  target {target['target']}: {target['actual']} (need {target['required']})")
+    for line in ab.console(results):
+        print(line)
 
 
 def _on_sigterm(signum: int, frame: object) -> NoReturn:
@@ -276,7 +308,15 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     if args.report_only:
         results = json.loads(args.json.read_text(encoding="utf-8"))
-        summary.analyse(results)  # the runs stay as measured; derived figures are refreshed
+        analyse(results)  # the runs stay as measured; derived figures are refreshed
+    elif args.baseline is not None:
+        try:
+            with baseline_worktree(args.baseline) as baseline:
+                results = run_all(args, baseline)
+        except BaselineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        _print_summary(results)
     else:
         results = run_all(args)
         _print_summary(results)

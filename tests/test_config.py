@@ -93,3 +93,9 @@ def test_bad_payload_key_and_lonely_tls_file_are_refused(tmp_path: Path) -> None
         Settings(tls_cert=cert)
     with pytest.raises(ValueError, match="no such file"):
         Settings(tls_cert=cert, tls_key=tmp_path / "missing.pem")
+
+
+def test_a_malformed_allowed_origin_stops_the_start() -> None:
+    with pytest.raises(ValidationError, match="not scheme://host"):
+        Settings(allowed_origin=["https://app.example.com/path"])
+    assert Settings(allowed_origin=["https://*.example.com"]).allowed_origin

@@ -51,6 +51,11 @@ TARGET_DEFLATE_CPU_RATIO = 2.0
 # What metrics may cost: 1 - echo(metrics on) / echo(--no-metrics), same run.
 TARGET_METRICS_COST = 0.05
 
+# A/B by git revision (run.py --baseline REV): current / baseline medians. Throughput may be at
+# most 3% lower; idle bytes per connection must not be higher.
+TARGET_AB_THROUGHPUT_MIN = 0.97
+TARGET_AB_IDLE_MAX = 1.0
+
 # A run whose load-generator core is at least this busy was probably limited by wsbench.
 GENERATOR_BOUND_PCT = 95
 # A run where more than this % of either core went to neither the server nor wsbench was

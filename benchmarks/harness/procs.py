@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -55,9 +55,16 @@ def pinned(cpu: str, argv: Sequence[str]) -> list[str]:
     return ["taskset", "-c", cpu, *argv]
 
 
-def spawn(argv: Sequence[str], log: IO[bytes], cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: Sequence[str],
+    log: IO[bytes],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own session; ``env`` is added to the harness's environment."""
     return subprocess.Popen(
         list(argv),
+        env={**os.environ, **env} if env else None,
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -67,10 +74,13 @@ def spawn(argv: Sequence[str], log: IO[bytes], cwd: Path | None = None) -> subpr
     )
 
 
-def run_bounded(argv: Sequence[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+def run_bounded(
+    argv: Sequence[str], timeout_s: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run to completion (killed after ``timeout_s``) and capture text output."""
     return subprocess.run(
         list(argv),
+        env={**os.environ, **env} if env else None,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

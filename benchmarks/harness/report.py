@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness import ab
 from harness import config as cfg
 from harness.codecs_report import codec_echo_note, deflate_note, metrics_cost_note
 from harness.loadgen import CHANNEL_BASES, CODEC_ECHOS, DEFLATE_BCASTS, FANOUT_WINDOWS, SCENARIOS
@@ -464,7 +465,7 @@ def render(results: dict[str, Any]) -> str:
         lines += ["Skipped servers:", ""]
         lines += [f"- {_label(results, s)}: {why}" for s, why in results["skipped"].items()]
         lines.append("")
-    for part in (_machine, _method, _results, _ratios, _targets):
+    for part in (_machine, _method, _results, _ratios, ab.render, _targets):
         lines += part(results)
     lines += CAVEATS
     return "\n".join(lines).rstrip() + "\n"

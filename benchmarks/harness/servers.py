@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from harness.config import BENCH_DIR, HOST, ROOT, SERVERS_DIR, VENV_BIN, WS_PATH
 from harness.procs import run_bounded
@@ -20,9 +20,12 @@ class ServerSpec:
     command: Callable[[str], list[str]]  # port -> argv (not yet pinned)
     check: Callable[[], str | None]  # None if runnable, else why not
     features: frozenset[str] = frozenset()  # what scenarios in loadgen.REQUIRES may ask for
+    env: Mapping[str, str] = field(default_factory=dict)  # set on top of the harness's own
+    # (path, placeholder) pairs for documented command lines, e.g. a temporary directory
+    display_aliases: tuple[tuple[str, str], ...] = ()
 
 
-def _python() -> str:
+def python() -> str:
     venv_python = VENV_BIN / "python"
     return str(venv_python) if venv_python.exists() else "python3"
 
@@ -32,10 +35,9 @@ def _switchboard_bin() -> str | None:
     return str(venv_bin) if venv_bin.exists() else shutil.which("switchboard")
 
 
-def _switchboard_cmd(port: str) -> list[str]:
-    exe = _switchboard_bin() or "switchboard"
+def switchboard_args(port: str) -> list[str]:
+    """``serve`` and its options: the same for every Switchboard under test."""
     return [
-        exe,
         "serve",
         "--host",
         HOST,
@@ -48,6 +50,10 @@ def _switchboard_cmd(port: str) -> list[str]:
         "--admin-port",
         "0",
     ]
+
+
+def _switchboard_cmd(port: str) -> list[str]:
+    return [_switchboard_bin() or "switchboard", *switchboard_args(port)]
 
 
 def _check_switchboard() -> str | None:
@@ -66,7 +72,7 @@ def _check_switchboard() -> str | None:
 
 def _python_server(script: str) -> Callable[[str], list[str]]:
     def command(port: str) -> list[str]:
-        return [_python(), str(SERVERS_DIR / script), "--host", HOST, "--port", port]
+        return [python(), str(SERVERS_DIR / script), "--host", HOST, "--port", port]
 
     return command
 
@@ -74,7 +80,7 @@ def _python_server(script: str) -> Callable[[str], list[str]]:
 def _check_python_modules(*modules: str) -> Callable[[], str | None]:
     def check() -> str | None:
         code = "import " + ", ".join(modules)
-        proc = run_bounded([_python(), "-c", code], timeout_s=30)
+        proc = run_bounded([python(), "-c", code], timeout_s=30)
         return None if proc.returncode == 0 else f"cannot import {', '.join(modules)}"
 
     return check
@@ -108,7 +114,11 @@ def _check_node() -> str | None:
 
 def display_command(spec: ServerSpec) -> str:
     """The server's command line with PORT as a placeholder and paths relative to the repo."""
-    return " ".join(spec.command("PORT")).replace(f"{ROOT}/", "")
+    env = ["env", *(f"{key}={value}" for key, value in spec.env.items())] if spec.env else []
+    text = " ".join([*env, *spec.command("PORT")])
+    for path, alias in spec.display_aliases:
+        text = text.replace(path, alias)
+    return text.replace(f"{ROOT}/", "")
 
 
 SERVERS: dict[str, ServerSpec] = {

@@ -336,6 +336,8 @@ class App:
             max_frame_size=s.max_message_size,
             read_buffer_size=s.read_buffer_size,
             ssl=None if self.tls is None else self.tls.context,
+            # A quarter of the descriptors kept back from connections (see fd_reserve).
+            max_handshakes=max(16, s.fd_reserve // 4),
         )
         handler: BrokerHandler = node.channels
         if s.tracing:
@@ -376,7 +378,13 @@ class App:
         from .admin.server import AdminServer
 
         s = self.settings
-        self._admin = AdminServer(create_admin_app(self), s.admin_host, s.admin_port)
+        # Half the descriptors kept back from WebSocket connections bound the admin port's.
+        self._admin = AdminServer(
+            create_admin_app(self),
+            s.admin_host,
+            s.admin_port,
+            max_connections=max(16, s.fd_reserve // 2),
+        )
         await self._admin.start()
         log.info(
             "admin_started",

@@ -22,7 +22,8 @@ from pydantic_settings import (
 from .core.outbox import SlowConsumerPolicy
 
 MiB = 1024 * 1024
-#: picows refuses request headers past 16 KiB whatever we set; our limit can only be lower.
+#: picows cannot parse a request head past 16 KiB whatever we set (the handshake reader
+#: answers those 431 itself); our limit can only be lower.
 PICOWS_MAX_HEADER_SIZE = 16 * 1024
 
 
@@ -207,10 +208,11 @@ class Settings(BaseSettings):
         "broker; past it the oldest publications are evicted first. 0: no bound.",
     )
     fd_reserve: int = Field(
-        256,
-        ge=16,
-        description="File descriptors kept back from connections (admin port, broker, logs): "
-        "connections are capped at RLIMIT_NOFILE minus this.",
+        2048,
+        ge=64,
+        description="File descriptors kept back from WebSocket connections, which are capped "
+        "at RLIMIT_NOFILE minus this: half bound the admin port's connections, a quarter the "
+        "handshakes in flight, the rest the broker and log files.",
     )
     drain_timeout: float = Field(
         10.0, ge=0, description="Seconds to wait for clients to close on shutdown."
@@ -462,6 +464,13 @@ class Settings(BaseSettings):
     def namespace(self, name: str) -> NamespaceOptions:
         """The options of namespace ``name`` (the defaults when it has no entry)."""
         return self.namespaces.get(name, self.channel_defaults)
+
+    @model_validator(mode="after")
+    def _origins(self) -> Settings:
+        from .security.origin import OriginPolicy
+
+        OriginPolicy(self.allowed_origin)  # raises ValueError naming a malformed entry
+        return self
 
     @model_validator(mode="after")
     def _fernet_keys(self) -> Settings:

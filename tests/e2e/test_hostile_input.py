@@ -330,6 +330,7 @@ async def test_at_the_open_file_limit_handshakes_get_503_and_probes_answer(
     port, admin = free_port(), free_port()
     cmd = [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--admin-port", str(admin), "--ping-interval", "0"]
+    cmd += ["--fd-reserve", "256"]
     log_path = tmp_path / "server.log"
     with log_path.open("w") as log_file:
         proc = subprocess.Popen(  # noqa: ASYNC220  # started once; the test awaits nothing yet
@@ -369,3 +370,39 @@ async def test_at_the_open_file_limit_handshakes_get_503_and_probes_answer(
     assert (started["max_connections"], started["open_file_limit"]) == (capacity, 400)
     full = [r for r in records if r["event"] == "Maximum connection limit reached"]
     assert len(full) == 1  # one line per warn_interval, not one per refusal
+
+
+async def test_handshakes_in_flight_are_bounded(start_server: StartServer) -> None:
+    """Sockets that connect and say nothing hold a descriptor each until the handshake
+    timeout: past a quarter of fd_reserve a new one is answered 503 at once."""
+    app = await start_server(fd_reserve=64, handshake_timeout=30)  # 16 handshakes at most
+    async with bystander(app) as guard:  # an open connection is not a handshake
+        silent = [await asyncio.open_connection("127.0.0.1", app.port) for _ in range(16)]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
+            answer = await asyncio.wait_for(reader.read(), timeout(5))
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 503")
+            assert b"too many handshakes in progress" in answer
+            await guard.echo("while handshakes are held")
+        finally:
+            for _, writer in silent:
+                writer.close()
+    assert app.node is not None and app.node.stats.handshake_rejected["handshakes"] == 1
+    deadline = time.monotonic() + timeout(5)
+    while await _status(app.port) != 101:  # the slots come back once the sockets close
+        assert time.monotonic() < deadline
+
+
+async def test_a_banned_address_reconnecting_logs_one_line_per_interval(
+    start_server: StartServer,
+) -> None:
+    """A banned address wrote one log line per attempt (1,981 in 0.3 s)."""
+    app = await start_server(connection_rate_per_address=1, ban_after=3)
+    with capture_logs() as logs:
+        statuses = [await _status(app.port) for _ in range(300)]
+    assert statuses[0] == 101 and set(statuses[1:]) == {429}
+    assert app.node is not None and app.node.stats.handshake_rejected["banned"] >= 290
+    rejected = [r for r in logs if r["event"] == "handshake_rejected"]
+    assert len(rejected) == 1
+    assert [r["event"] for r in logs].count("address_banned") == 1

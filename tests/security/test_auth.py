@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import jwt
 import pytest
@@ -123,6 +124,44 @@ def test_redact_query_hides_the_token_only() -> None:
     redacted = redact_query(f"/ws?room=1&token={secret}&x=2")
     assert secret not in redacted
     assert redacted == "/ws?room=1&token=[redacted]&x=2"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 10**400},  # a float overflow in our own use of exp
+        {"exp": 10**400, "jti": "j-1"},  # and in replay protection's
+        {"exp": 1e400},  # JSON's 1e400 is inf
+        {"exp": float("nan")},
+        {"exp": 1e300, "nbf": 10**400},
+        {"exp": 1e300, "nbf": float("-inf")},
+        {"exp": 1e300, "iat": 1e400},
+    ],
+    ids=["huge-int-exp", "huge-exp-jti", "inf-exp", "nan-exp", "huge-nbf", "ninf-nbf", "inf-iat"],
+)
+def test_absurd_time_claims_are_an_invalid_token(claims: dict[str, Any]) -> None:
+    with pytest.raises(AuthError) as refused:
+        authenticator(replay_protection=True).verify(token(expires_in=None, **claims))
+    assert (refused.value.status, refused.value.close_code) == (403, 4403)
+    assert refused.value.reason in ("invalid token", "token not yet valid")
+
+
+@pytest.mark.parametrize(
+    ("path", "redacted"),
+    [
+        ("/ws?%74oken=SECRET", "/ws?%74oken=[redacted]"),
+        ("/ws?a=1&t%6Fken=SECRET&b=2", "/ws?a=1&t%6Fken=[redacted]&b=2"),
+        ("/ws?%74%6F%6B%65%6E=SECRET", "/ws?%74%6F%6B%65%6E=[redacted]"),
+        ("/ws?TOKEN=SECRET", "/ws?TOKEN=[redacted]"),
+        ("/ws?access_token=SECRET&jwt=SECRET", "/ws?access_token=[redacted]&jwt=[redacted]"),
+        ("/ws?token=SECRET&token=SECRET", "/ws?token=[redacted]&token=[redacted]"),
+        ("/ws?token=SEC=RET", "/ws?token=[redacted]"),
+    ],
+)
+def test_redact_query_reads_names_as_find_token_does(path: str, redacted: str) -> None:
+    assert redact_query(path) == redacted
+    if find_token(path.encode(), {}, "token") is not None:
+        assert "SEC" not in redact_query(path)
 
 
 def test_replay_protection_refuses_a_token_id_seen_before() -> None:

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from .errors import install_error_handlers
 from .guard import ApiGuard
+from .hosts import HostCheck, HostPolicy
 from .management import management_router
 from .pages import install_pages
 
@@ -19,12 +20,19 @@ if TYPE_CHECKING:
 _DESCRIPTION = """\
 The control plane of one Switchboard node. `/health`, `/ready` and `/metrics` are open;
 everything under `/api/v1` needs the `X-API-Key` header. Errors always look like
-`{"error": {"code": "GONE", "message": "..."}}`.
+`{"error": {"code": "GONE", "message": "..."}}`. A request whose `Host` is not one of
+`admin_allowed_hosts` gets 421 `MISDIRECTED_REQUEST` (`/health` and `/ready` excepted), and one
+past the bound on requests in flight gets 503 `UNAVAILABLE` with `Retry-After`.
 """
 
 
 def create_admin_app(app: App) -> FastAPI:
-    """The FastAPI application serving ``app``'s control plane."""
+    """The FastAPI application serving ``app``'s control plane.
+
+    Raises ``ValueError`` when an ``admin_allowed_hosts`` entry is not a host name.
+    """
+    settings = app.settings
+    hosts = HostPolicy(settings.admin_allowed_hosts, settings.admin_host)
     api = FastAPI(
         title="Switchboard control plane",
         version=app.version,
@@ -35,6 +43,9 @@ def create_admin_app(app: App) -> FastAPI:
     )
     install_error_handlers(api)
     api.add_middleware(ApiGuard, settings=lambda: app.settings)
+    # Added last, so outermost: a request for another host reaches nothing, not even the key
+    # check (DNS rebinding, see hosts.py).
+    api.add_middleware(HostCheck, policy=hosts)
 
     @api.get("/health", tags=["probes"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:

@@ -55,7 +55,6 @@ class Connection:
         "ping_sent_at",
         "rate_stamp",
         "rate_strikes",
-        "rate_struck_at",
         "rate_tokens",
         "remote",
         "roles",
@@ -103,10 +102,9 @@ class Connection:
         #: Message rate limit state (``core/ratelimit.py``): a full bucket at the first message.
         self.rate_tokens = 0.0
         self.rate_stamp = 0.0
-        #: Refusals not yet drained (the flood window's leaky bucket) and when it was last
-        #: filled.
+        #: Refusals not yet drained (the flood window's leaky bucket, drained at each
+        #: message from ``rate_stamp``, the time of the previous one).
         self.rate_strikes = 0.0
-        self.rate_struck_at = 0.0
         #: Messages received (counted when metrics are on), and messages (frames) and bytes
         #: written. Bytes received are the kernel's count: ``transport.received_bytes()``.
         self.messages_in = 0

@@ -81,25 +81,28 @@ class MessageRateLimit:
 
         leak = strikes_max / self.flood_window  # refusals drained per second
 
-        def refuse(conn: Connection, scope: str, now: float) -> None:
-            strikes = conn.rate_strikes - (now - conn.rate_struck_at) * leak
-            conn.rate_strikes = strikes = (strikes if strikes > 0.0 else 0.0) + 1.0
-            conn.rate_struck_at = now
-            if strikes >= strikes_max:
+        def refuse(conn: Connection, scope: str) -> None:
+            conn.rate_strikes += 1.0
+            if conn.rate_strikes >= strikes_max:
                 on_flood(conn)
             else:
                 on_refused(conn, scope)
 
         def admit(conn: Connection) -> bool:
             now = clock()
+            elapsed = now - conn.rate_stamp
+            conn.rate_stamp = now
+            strikes = conn.rate_strikes
+            if strikes:  # the refusals drain between messages: a leaky bucket, no own stamp
+                strikes -= elapsed * leak
+                conn.rate_strikes = strikes if strikes > 0.0 else 0.0
             if rate:
-                tokens = conn.rate_tokens + (now - conn.rate_stamp) * rate
-                conn.rate_stamp = now
+                tokens = conn.rate_tokens + elapsed * rate
                 if tokens > burst:
                     tokens = burst
                 if tokens < 1.0:
                     conn.rate_tokens = tokens
-                    refuse(conn, "connection", now)
+                    refuse(conn, "connection")
                     return False
                 conn.rate_tokens = tokens - 1.0
             user = conn.user
@@ -109,7 +112,7 @@ class MessageRateLimit:
                 except TypeError:  # an unhashable user (set by a hook): no user bucket
                     tokens = user_burst
                 if tokens < 1.0:
-                    refuse(conn, "user", now)
+                    refuse(conn, "user")
                     return False
             return True
 

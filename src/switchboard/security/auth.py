@@ -11,12 +11,13 @@ HMAC token "signed" with the public key (algorithm confusion) and ``alg: none`` 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import jwt
 
@@ -29,6 +30,11 @@ PUBLIC_KEY_ALGORITHMS = (
 )  # fmt: skip
 #: The ``Sec-WebSocket-Protocol`` entry that carries a token instead of naming a protocol.
 PROTOCOL_TOKEN_PREFIX = "bearer."
+#: The query parameter that carries a token (``?token=<jwt>``).
+TOKEN_QUERY_PARAMETER = "token"
+#: Query parameters redacted from logged paths, lower-cased: ours, and the names other
+#: systems use, in case a client sends its token under one of them.
+TOKEN_PARAMETERS = frozenset({TOKEN_QUERY_PARAMETER, "access_token", "jwt"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +113,11 @@ class Authenticator:
             raise AuthError(True, "authentication required")
         return self.verify(token)
 
-    def _first_use(self, claims: Mapping[str, Any]) -> bool:
+    def _first_use(self, jti: object, expires_at: float) -> bool:
         """False for a ``jti`` already accepted while its token is still valid."""
-        jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             return True  # nothing to track
-        return self._seen.first_use(jti, float(claims["exp"]) + self.settings.leeway)
+        return self._seen.first_use(jti, expires_at + self.settings.leeway)
 
     def verify(self, token: str) -> Identity:
         """Check signature and claims; the reason given never contains the token."""
@@ -156,14 +161,17 @@ class Authenticator:
             raise AuthError(False, "token not yet valid") from None
         except jwt.MissingRequiredClaimError as exc:
             raise AuthError(False, f"token lacks the {exc.claim!r} claim") from None
-        except (jwt.InvalidTokenError, ValueError, TypeError):
+        except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError):
+            # A validly signed token can still carry claims PyJWT chokes on (an ``exp`` of
+            # 1e400 or NaN): the client's fault, never a 500.
             raise AuthError(False, "invalid token") from None
-        if s.replay_protection and not self._first_use(claims):
+        expires_at = _unix_time(claims["exp"])
+        if s.replay_protection and not self._first_use(claims.get("jti"), expires_at):
             raise AuthError(False, "token already used")
         return Identity(
             user=str(claims["sub"]),
             roles=_roles(claims.get(s.roles_claim)),
-            expires_at=float(claims["exp"]),
+            expires_at=expires_at,
             claims=claims,
         )
 
@@ -193,6 +201,17 @@ class SeenTokenIds:
         return len(self._until)
 
 
+def _unix_time(value: Any) -> float:
+    """A time claim as a finite float; :class:`AuthError` for what no clock can mean."""
+    try:
+        when = float(value)
+    except (OverflowError, ValueError, TypeError):
+        raise AuthError(False, "invalid token") from None
+    if not math.isfinite(when):
+        raise AuthError(False, "invalid token")
+    return when
+
+
 def _roles(value: Any) -> frozenset[str]:
     if isinstance(value, str):
         return frozenset(value.split())
@@ -210,7 +229,7 @@ def find_token(path: bytes, headers: Mapping[str, str], cookie: str) -> str | No
             return credentials.strip()
     _, _, query = path.partition(b"?")
     if query:
-        values = parse_qs(query.decode("latin-1")).get("token")
+        values = parse_qs(query.decode("latin-1")).get(TOKEN_QUERY_PARAMETER)
         if values and values[0]:
             return values[0]
     cookies = headers.get("Cookie")
@@ -233,12 +252,21 @@ def find_token(path: bytes, headers: Mapping[str, str], cookie: str) -> str | No
 
 
 def redact_query(path: str) -> str:
-    """``path`` with the value of a ``token`` query parameter replaced, for logs."""
+    """``path`` with the value of every token-carrying query parameter replaced, for logs.
+
+    Names are compared the way :func:`find_token` reads them, after URL decoding
+    (``%74oken`` and ``t%6Fken`` are ``token``), and in any case, to err on the safe side."""
     base, sep, query = path.partition("?")
     if not sep:
         return path
     parts = []
     for item in query.split("&"):
         name, eq, _ = item.partition("=")
-        parts.append(f"{name}=[redacted]" if name == "token" and eq else item)
+        parts.append(f"{name}=[redacted]" if eq and _carries_token(name) else item)
     return base + "?" + "&".join(parts)
+
+
+def _carries_token(raw_name: str) -> bool:
+    # Decoded exactly as parse_qs decodes it ("+" is a space, UTF-8, bad escapes kept).
+    name = unquote(raw_name.replace("+", " "), errors="replace")
+    return name.strip().lower() in TOKEN_PARAMETERS

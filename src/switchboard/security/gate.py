@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
+from ..core.repeats import RepeatFilter
 from .auth import ANONYMOUS, Authenticator, AuthError, Identity, redact_query
 from .limits import AddressLimits
 from .origin import OriginPolicy
@@ -17,6 +18,12 @@ log = structlog.get_logger("switchboard.audit")
 
 #: Close code of an address refused in-band (limits, bans).
 TOO_MANY_CONNECTIONS = 4001
+#: Seconds over which one address's refused handshakes make one log line.
+REFUSAL_LOG_INTERVAL = 10.0
+
+
+def _refusals_repeated(address: Hashable, repeated: int) -> None:
+    log.info("handshake_rejected_repeated", address=address, repeated=repeated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +55,9 @@ class Admission:
 class HandshakeGate:
     """Address bans, Origin allowlist, authentication, then per-address limits."""
 
-    __slots__ = ("auth", "in_band", "limits", "max_per_user", "origins", "user_connections")
+    __slots__ = (
+        "auth", "in_band", "limits", "max_per_user", "origins", "refusals", "user_connections"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -65,6 +74,9 @@ class HandshakeGate:
         self.in_band = in_band
         self.max_per_user = 0
         self.user_connections: Callable[[Any], int] = lambda user: 0
+        #: One ``handshake_rejected`` line per address per interval, then a count: a banned
+        #: address reconnecting in a loop wrote one line per attempt (1,981 in 0.3 s).
+        self.refusals = RepeatFilter(REFUSAL_LOG_INTERVAL, _refusals_repeated)
 
     def limit_users(self, most: int, open_for: Callable[[Any], int]) -> None:
         """At most ``most`` open connections per authenticated user (``open_for`` counts)."""
@@ -113,8 +125,9 @@ class HandshakeGate:
         self._log(path, address, reason, None)
         return Refusal(status, close_code, reason, self.in_band, kind)
 
-    @staticmethod
-    def _log(path: bytes, address: str, reason: str, origin: str | None) -> None:
+    def _log(self, path: bytes, address: str, reason: str, origin: str | None) -> None:
+        if not self.refusals.allow(address):
+            return
         log.info(
             "handshake_rejected",
             reason=reason,

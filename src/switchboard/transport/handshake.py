@@ -3,8 +3,10 @@
 picows calls :meth:`UpgradeHandler.__call__` with each parsed request before it
 validates the upgrade headers. We answer plain probes here (``/health``,
 ``/ready``), refuse what must be refused (wrong path 404, draining or full 503,
-oversized headers 431) and otherwise hand picows a listener; picows then checks
-the upgrade itself and answers 400 to a bad one.
+oversized headers 431, a missing ``Upgrade``/``Connection`` token 400, a WebSocket
+version other than 13: 426) and otherwise hand picows a listener; picows then checks
+the key itself and answers 400 to a bad one. An unexpected error here is logged and
+answered 500 with a fixed body: exception text never reaches the client.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 import structlog
+from multidict import CIMultiDict
 from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
 
 from ..core.node import Node
@@ -22,7 +25,7 @@ from ..protocol.codecs import JSON, Codec
 from ..protocol.codes import CloseCode
 from ..protocol.deflate import Deflate, Negotiated
 from ..protocol.wire import PLAIN_JSON, Wire
-from ..security.auth import PROTOCOL_TOKEN_PREFIX
+from ..security.auth import PROTOCOL_TOKEN_PREFIX, redact_query
 from ..security.gate import Admission, HandshakeGate, Refusal
 from ..security.limits import host_of
 from ..security.origin import OriginPolicy
@@ -31,6 +34,10 @@ from .listener import Listener, ListenerLimits
 log = structlog.get_logger("switchboard.handshake")
 
 _JSON = {"Content-Type": "application/json"}
+#: The only WebSocket version we speak (RFC 6455); picows would also let 7 and 8 in.
+WEBSOCKET_VERSION = "13"
+_VERSION_HINT = {**_JSON, "Sec-WebSocket-Version": WEBSOCKET_VERSION}
+_INTERNAL_ERROR = b'{"error":"internal error"}'
 
 
 class HandshakeState:
@@ -67,6 +74,7 @@ class UpgradeHandler:
         self.max_header_size = max_header_size
         self.limits = limits
         self._warn_full = Throttle(warn_interval)
+        self._warn_handshakes = Throttle(warn_interval)
         self.codecs = {codec.name: codec for codec in codecs}
         self.deflate = deflate
         self.refuse_unsupported = unsupported_subprotocol == "reject"
@@ -75,6 +83,17 @@ class UpgradeHandler:
 
     def __call__(
         self, request: WSUpgradeRequest, peer: object = None
+    ) -> WSUpgradeResponseWithListener | Listener | None:
+        try:
+            return self._answer(request, peer)
+        except Exception:
+            # picows would answer 500 with str(exception) as the body: never let it.
+            log.exception("handshake_failed", path=redact_query(request.path.decode("latin-1")))
+            bump(self.node.stats.handshake_rejected, "internal")
+            return _respond_error(500, _INTERNAL_ERROR)
+
+    def _answer(
+        self, request: WSUpgradeRequest, peer: object
     ) -> WSUpgradeResponseWithListener | Listener | None:
         path = request.path.split(b"?", 1)[0]
         if path == b"/health":
@@ -88,6 +107,9 @@ class UpgradeHandler:
         headers = request.headers
         if sum(len(k) + len(v) + 4 for k, v in headers.items()) > self.max_header_size:
             return self._reject(431, "request headers too large", "headers_too_large")
+        malformed = self._check_upgrade_headers(headers)
+        if malformed is not None:
+            return malformed
         if self.state.draining:
             return self._reject(503, "server is shutting down", "draining")
         open_now = len(self.node.registry)
@@ -105,6 +127,56 @@ class UpgradeHandler:
         if isinstance(checked, Refusal) and not checked.in_band:
             return self._reject(checked.status, checked.reason, checked.kind)
         return self._upgrade(headers, checked)
+
+    def _check_upgrade_headers(
+        self, headers: CIMultiDict[str]
+    ) -> WSUpgradeResponseWithListener | None:
+        """Refuse a request that does not ask for WebSocket 13 (RFC 6455 section 4.2.1).
+
+        ``Connection`` and ``Upgrade`` are token lists (``keep-alive, Upgrade``); picows
+        compares them whole, so once they hold the right token they are rewritten to the
+        one value picows accepts."""
+        if "upgrade" not in _tokens(headers, "Connection"):
+            return self._reject(400, "Connection header must include Upgrade", "bad_upgrade")
+        if "websocket" not in _tokens(headers, "Upgrade"):
+            return self._reject(400, "Upgrade header must include websocket", "bad_upgrade")
+        versions = headers.getall("Sec-WebSocket-Version", [])
+        if not versions:
+            reason = "Sec-WebSocket-Version header required"
+            return self._reject(400, reason, "version", _VERSION_HINT)
+        if len(versions) != 1 or versions[0].strip() != WEBSOCKET_VERSION:
+            reason = f"unsupported WebSocket version; supported: {WEBSOCKET_VERSION}"
+            return self._reject(426, reason, "version", _VERSION_HINT)
+        headers["Connection"] = "Upgrade"
+        headers["Upgrade"] = "websocket"
+        headers["Sec-WebSocket-Version"] = WEBSOCKET_VERSION
+        return None
+
+    def oversized_request(self) -> bytes:
+        """The whole 431 answer to a request whose header block is too large to parse.
+
+        For the transport, which refuses it before there is a request to hand us."""
+        return self._closing_answer(431, "request headers too large", "headers_too_large")
+
+    def busy_request(self, in_flight: int) -> bytes:
+        """The whole 503 answer to a connection past the handshakes-in-flight bound (the
+        transport refuses it at accept, before reading anything)."""
+        self._warn_handshakes(
+            lambda suppressed: log.warning(
+                "handshakes_in_flight_limit_reached",
+                in_flight=in_flight,
+                rejected_since_last_warning=suppressed,
+            )
+        )
+        return self._closing_answer(503, "too many handshakes in progress", "handshakes")
+
+    def _closing_answer(self, status: int, reason: str, kind: str) -> bytes:
+        bump(self.node.stats.handshake_rejected, kind)
+        response = WSUpgradeResponse.create_error_response(
+            status, _error_body(reason), extra_headers=_JSON
+        )
+        response.headers["Connection"] = "close"
+        return bytes(response.to_bytes())
 
     def _upgrade(
         self, headers: Mapping[str, str], checked: Admission | Refusal
@@ -168,14 +240,23 @@ class UpgradeHandler:
             self._wires[key] = wire
         return wire
 
-    def _reject(self, status: int, reason: str, kind: str) -> WSUpgradeResponseWithListener:
+    def _reject(
+        self, status: int, reason: str, kind: str, headers: Mapping[str, str] = _JSON
+    ) -> WSUpgradeResponseWithListener:
         """Answer the upgrade request with an HTTP error; counted under ``kind``."""
         bump(self.node.stats.handshake_rejected, kind)
-        return _respond_error(status, _error_body(reason))
+        return _respond_error(status, _error_body(reason), headers)
 
 
 def _error_body(reason: str) -> bytes:
     return msgspec.json.encode({"error": reason})
+
+
+def _tokens(headers: CIMultiDict[str], name: str) -> set[str]:
+    """The lower-cased comma-separated tokens of every ``name`` header (RFC 9110 lists)."""
+    return {
+        token.strip().lower() for value in headers.getall(name, []) for token in value.split(",")
+    }
 
 
 def _only_tokens(offered: str) -> bool:
@@ -189,7 +270,9 @@ def _respond_ok(body: bytes) -> WSUpgradeResponseWithListener:
     )
 
 
-def _respond_error(status: int, body: bytes) -> WSUpgradeResponseWithListener:
+def _respond_error(
+    status: int, body: bytes, headers: Mapping[str, str] = _JSON
+) -> WSUpgradeResponseWithListener:
     return WSUpgradeResponseWithListener(
-        WSUpgradeResponse.create_error_response(status, body, extra_headers=_JSON), None
+        WSUpgradeResponse.create_error_response(status, body, extra_headers=headers), None
     )
