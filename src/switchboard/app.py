@@ -14,12 +14,12 @@ import structlog
 import uvloop
 
 from .broker.base import Broker, BrokerHandler, HistoryOptions
-from .broker.measured import MeasuredBroker
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .core.channels import ChannelOptions
 from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
+from .core.measured_broker import MeasuredBroker
 from .core.node import Node
 from .core.router import RouteHandler, Router
 from .core.stats import Stats

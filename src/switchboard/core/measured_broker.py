@@ -6,9 +6,7 @@ from collections.abc import Awaitable
 from time import perf_counter
 from typing import Any, TypeVar
 
-from ..core.stats import Stats, bump
-from ..protocol.codecs import DataFormat
-from .base import (
+from ..broker.base import (
     Broker,
     BrokerHandler,
     BrokerUnavailable,
@@ -18,6 +16,8 @@ from .base import (
     Recovery,
     StreamPosition,
 )
+from ..protocol.codecs import DataFormat
+from .stats import Stats, bump
 
 T = TypeVar("T")
 

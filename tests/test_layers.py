@@ -1,0 +1,104 @@
+"""Imports point down only: every ``switchboard`` import is checked against the layers.
+
+The layers, lowest first (ARCHITECTURE.md): ``errors``/``version`` < ``protocol`` <
+``broker.base`` < ``core`` < broker implementations < ``transport``, ``security``,
+``observability``, ``cluster``, ``edge`` < ``app``, ``wiring``, ``config`` < ``cli``,
+``admin``. A module may import its own layer or lower ones. ``KNOWN`` lists the upward
+imports still to be removed (the control plane reads ``App``; the ACL reads settings); it
+may only shrink: an entry that no longer exists fails too, so it is struck off.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "switchboard"
+
+LAYERS: dict[str, int] = {
+    "errors": 0,
+    "version": 0,
+    "types": 0,
+    "protocol": 1,
+    "broker.base": 2,
+    "core": 3,
+    "broker": 4,
+    "transport": 5,
+    "security": 5,
+    "observability": 5,
+    "cluster": 5,
+    "edge": 5,
+    "app": 6,
+    "wiring": 6,
+    "config": 6,
+}
+TOP = 7  # cli, admin, __main__, the package's __init__, anything else at the top
+
+KNOWN = {
+    ("switchboard.app", "switchboard.admin.api"),
+    ("switchboard.app", "switchboard.admin.server"),
+    ("switchboard.security.acl", "switchboard.config"),
+}
+
+
+def layer(module: str) -> int:
+    """The layer of a dotted module name (the longest matching prefix in ``LAYERS``)."""
+    parts = module.split(".")[1:]
+    for size in range(len(parts), 0, -1):
+        found = LAYERS.get(".".join(parts[:size]))
+        if found is not None:
+            return found
+    return TOP
+
+
+def imports() -> list[tuple[str, str]]:
+    """(importer, imported) for every ``switchboard`` import in the package, at any depth
+    (function-level and ``TYPE_CHECKING`` ones too: they are dependencies all the same)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    target = ".".join([*base, *([node.module] if node.module else [])])
+                else:
+                    target = node.module or ""
+                names = [target]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found += [(module, name) for name in names if name.startswith("switchboard")]
+    return found
+
+
+def upward() -> set[tuple[str, str]]:
+    return {(a, b) for a, b in imports() if layer(b) > layer(a)}
+
+
+def test_the_walk_sees_the_package() -> None:
+    edges = imports()
+    assert ("switchboard.core.node", "switchboard.core.outbox") in edges
+    assert ("switchboard.core.node", "switchboard.broker.base") in edges
+    assert layer("switchboard.broker.memory") > layer("switchboard.core.node")
+    assert layer("switchboard.broker.base") < layer("switchboard.core.node")
+
+
+def test_no_import_points_up_beyond_the_known_ones() -> None:
+    new = upward() - KNOWN
+    assert not new, f"upward imports: {sorted(new)}"
+
+
+def test_known_upward_imports_are_struck_off_once_gone() -> None:
+    gone = KNOWN - upward()
+    assert not gone, f"no longer imported, remove from KNOWN: {sorted(gone)}"
+
+
+def test_brokers_never_import_the_core() -> None:
+    """The core reaches brokers through ``broker.base``; a broker that imported the core
+    back would tie the two (the broker calls the node through ``BrokerHandler`` instead)."""
+    ties = [(a, b) for a, b in imports() if a.startswith("switchboard.broker") and ".core" in b]
+    assert not ties
