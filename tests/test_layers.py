@@ -4,7 +4,7 @@ The layers, lowest first (ARCHITECTURE.md): ``errors``/``version`` < ``protocol`
 ``broker.base`` < ``core`` < broker implementations < ``transport``, ``security``,
 ``observability``, ``cluster``, ``edge`` < ``app``, ``wiring``, ``config`` < ``cli``,
 ``admin``. A module may import its own layer or lower ones. ``KNOWN`` lists the upward
-imports still to be removed (the control plane reads ``App``; the ACL reads settings); it
+imports still to be removed (the control plane reads ``App``); it
 may only shrink: an entry that no longer exists fails too, so it is struck off.
 """
 
@@ -37,7 +37,6 @@ TOP = 7  # cli, admin, __main__, the package's __init__, anything else at the to
 KNOWN = {
     ("switchboard.app", "switchboard.admin.api"),
     ("switchboard.app", "switchboard.admin.server"),
-    ("switchboard.security.acl", "switchboard.config"),
 }
 
 

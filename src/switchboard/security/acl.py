@@ -15,10 +15,10 @@ A refusal is a ``FORBIDDEN`` error for that request; the connection stays open.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
+from typing import Protocol
 
-from ..config import NamespaceOptions
 from ..core.connection import Connection
 from ..core.errors import RequestError
 from ..protocol.codes import ErrorCode
@@ -32,11 +32,27 @@ class Action(StrEnum):
     PRESENCE = "presence"
 
 
+class NamespacePermissions(Protocol):
+    """What a namespace allows (``config.NamespaceOptions`` is one): read here, not imported,
+    so security sits below the settings."""
+
+    @property
+    def subscribe_roles(self) -> Sequence[str]: ...
+    @property
+    def publish_roles(self) -> Sequence[str]: ...
+    @property
+    def presence_roles(self) -> Sequence[str]: ...
+    @property
+    def user_limited(self) -> bool: ...
+    @property
+    def channel_token(self) -> bool: ...
+
+
 class ChannelAccess:
     """Checks a channel request against its namespace's permissions."""
 
     def __init__(
-        self, namespace: Callable[[str], NamespaceOptions], auth: Authenticator | None
+        self, namespace: Callable[[str], NamespacePermissions], auth: Authenticator | None
     ) -> None:
         self._namespace = namespace
         self._auth = auth
