@@ -39,10 +39,12 @@ from .transport.listener import ListenerLimits
 from .transport.server import listen
 from .version import __version__
 from .wiring import (
+    admin_connections,
     codecs,
     connection_capacity,
     deflate,
     handshake_gate,
+    handshakes_in_flight,
     has_channel_permissions,
     thresholds,
 )
@@ -97,9 +99,6 @@ class App:
         self._handshake = HandshakeState()
         self._stopping: asyncio.Event | None = None
         self.version = __version__
-        #: Connections this node accepts at most: ``max_connections``, or lower where the
-        #: open-file limit says so (see ``wiring.connection_capacity``).
-        self.max_connections = 0
         #: Loop time the server started serving.
         self.started_at = 0.0
         #: Samples the node each second (dashboard, warnings) while running.
@@ -314,7 +313,6 @@ class App:
                 open_file_limit=open_files,
                 fd_reserve=s.fd_reserve,
             )
-        self.max_connections = capacity
         upgrades = UpgradeHandler(
             node,
             self._handshake,
@@ -336,8 +334,7 @@ class App:
             max_frame_size=s.max_message_size,
             read_buffer_size=s.read_buffer_size,
             ssl=None if self.tls is None else self.tls.context,
-            # A quarter of the descriptors kept back from connections (see fd_reserve).
-            max_handshakes=max(16, s.fd_reserve // 4),
+            max_handshakes=handshakes_in_flight(s),
         )
         handler: BrokerHandler = node.channels
         if s.tracing:
@@ -378,12 +375,11 @@ class App:
         from .admin.server import AdminServer
 
         s = self.settings
-        # Half the descriptors kept back from WebSocket connections bound the admin port's.
         self._admin = AdminServer(
             create_admin_app(self),
             s.admin_host,
             s.admin_port,
-            max_connections=max(16, s.fd_reserve // 2),
+            max_connections=admin_connections(s),
         )
         await self._admin.start()
         log.info(

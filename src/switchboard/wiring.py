@@ -118,3 +118,18 @@ def connection_capacity(s: Settings) -> tuple[int, int]:
     if soft == resource.RLIM_INFINITY:
         return wanted, soft
     return max(1, min(wanted, soft - s.fd_reserve)), soft
+
+
+# The descriptors kept back from WebSocket connections (``fd_reserve``) are shared out here:
+# half for the admin port's connections, a quarter for handshakes in flight, the rest for
+# the broker and log files.
+
+
+def admin_connections(s: Settings) -> int:
+    """Open connections the admin port holds at most."""
+    return max(16, s.fd_reserve // 2)
+
+
+def handshakes_in_flight(s: Settings) -> int:
+    """WebSocket handshakes under way at most (each holds a descriptor no count sees yet)."""
+    return max(16, s.fd_reserve // 4)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 API_PREFIX = "/api/v1"
+#: The probes: answered whatever the Host header and never refused for load.
+PROBE_PATHS = frozenset({"/health", "/ready"})
 #: Room for the JSON around ``data`` (``{"data": ...}``) on top of ``max_message_size``.
 BODY_SLACK = 1024
 

@@ -25,13 +25,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..observability.throttle import Throttle
 from .errors import error_response
+from .guard import PROBE_PATHS
 
 log = structlog.get_logger("switchboard.admin")
 
 ANY_HOST = "*"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})
-OPEN_PATHS = frozenset({"/health", "/ready"})
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 
 
@@ -114,7 +114,7 @@ class HostCheck:
         self._log_refused = Throttle(log_interval)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
         policy = self.policy

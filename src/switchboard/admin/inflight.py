@@ -16,10 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..observability.throttle import Throttle
 from .errors import error_response
+from .guard import PROBE_PATHS
 
 log = structlog.get_logger("switchboard.admin")
 
-UNCOUNTED_PATHS = frozenset({"/health", "/ready"})
 METRICS_PATH = "/metrics"
 
 
@@ -43,7 +43,7 @@ class InFlightLimit:
         self._warn_busy = Throttle(warn_interval)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNCOUNTED_PATHS:
+        if scope["type"] != "http" or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
         metrics = scope["path"] == METRICS_PATH

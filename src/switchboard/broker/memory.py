@@ -29,16 +29,13 @@ from .base import (
 class _Stream:
     """One channel's offsets, epoch and bounded history."""
 
-    __slots__ = ("alive", "bytes", "epoch", "expires_at", "items", "top")
+    __slots__ = ("epoch", "expires_at", "items", "top")
 
     def __init__(self) -> None:
         self.epoch = secrets.token_urlsafe(6)
         self.top = 0
         self.items: deque[tuple[Publication, float]] = deque()
         self.expires_at = float("inf")
-        #: Bytes its kept publications weigh (see ``weight``), and False once it is dropped.
-        self.bytes = 0
-        self.alive = True
 
 
 def weight(publication: Publication) -> int:
@@ -162,9 +159,7 @@ class MemoryBroker(Broker):
     # --- the global history bound -------------------------------------------------------------
 
     def _kept_add(self, stream: _Stream, publication: Publication) -> None:
-        size = weight(publication)
-        stream.bytes += size
-        self.history_bytes += size
+        self.history_bytes += weight(publication)
         self._kept.append((stream, publication))
         self._kept_live += 1
         limit = self.max_history_bytes
@@ -176,9 +171,7 @@ class MemoryBroker(Broker):
     def _drop_oldest(self, stream: _Stream) -> None:
         """Remove ``stream``'s oldest kept publication (its own size bound or eviction)."""
         publication, _ = stream.items.popleft()
-        size = weight(publication)
-        stream.bytes -= size
-        self.history_bytes -= size
+        self.history_bytes -= weight(publication)
         self._kept_live -= 1
 
     def _evict(self, limit: int) -> None:
@@ -186,7 +179,7 @@ class MemoryBroker(Broker):
         kept = self._kept
         while self.history_bytes > limit and kept:
             stream, publication = kept.popleft()
-            if stream.alive and stream.items and stream.items[0][0] is publication:
+            if stream.items and stream.items[0][0] is publication:
                 self._drop_oldest(stream)
                 self.history_evicted += 1
 
@@ -197,11 +190,12 @@ class MemoryBroker(Broker):
         self._kept = deque(entry for entry in self._kept if id(entry[1]) in live)
 
     def _forget(self, channel: str) -> None:
-        stream = self._streams.pop(channel)
-        stream.alive = False
-        self.history_bytes -= stream.bytes
-        self._kept_live -= len(stream.items)
-        stream.bytes = 0
+        """Drop a channel's stream; its history is emptied, so the eviction queue's entries
+        for it are skipped when reached."""
+        items = self._streams.pop(channel).items
+        self.history_bytes -= sum(weight(publication) for publication, _ in items)
+        self._kept_live -= len(items)
+        items.clear()
 
     def _sweep(self, now: float) -> None:
         self._until_sweep = SWEEP_EVERY

@@ -16,7 +16,6 @@ token left only channels that already have a stream may be used (RATE_LIMIT_EXCE
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -40,6 +39,7 @@ from ..protocol.envelope import (
 from .connection import Connection
 from .errors import RequestError
 from .hub import Hub, frame_for
+from .ratelimit import bucket_of
 from .stats import bump
 
 log = structlog.get_logger("switchboard.channels")
@@ -255,14 +255,7 @@ class Channels:
 
     def _create_tokens(self, conn: Connection) -> list[float]:
         """``conn``'s channel-creation bucket ``[tokens, stamp]``, refilled to now."""
-        now = time.monotonic()
-        bucket: list[float] | None = conn.state.get(_CREATE_BUCKET)
-        if bucket is None:
-            bucket = conn.state[_CREATE_BUCKET] = [self.create_burst, now]
-        else:
-            bucket[0] = min(self.create_burst, bucket[0] + (now - bucket[1]) * self.create_rate)
-            bucket[1] = now
-        return bucket
+        return bucket_of(conn, _CREATE_BUCKET, self.create_rate, self.create_burst)
 
     async def _may_create(self, conn: Connection, channel: str) -> None:
         """Refuse a channel with no stream yet when ``conn`` may create no more just now."""

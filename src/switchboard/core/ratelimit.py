@@ -141,16 +141,23 @@ class MessageRateLimit:
         self.users = {u: b for u, b in self.users.items() if now - b[1] < USER_IDLE}
 
 
-def route_allows(conn: Connection, key: str, rate: float, burst: float) -> bool:
-    """One token from ``conn``'s bucket for ``key`` (a rate-limited route), if it has one."""
-    bucket = conn.state.get(key)
+def bucket_of(conn: Connection, key: str, rate: float, burst: float) -> list[float]:
+    """``conn``'s token bucket ``[tokens, stamp]`` kept under ``key`` in ``conn.state``
+    (created full), refilled to now: the caller takes what it spends from ``[0]``."""
     now = time.monotonic()
+    bucket: list[float] | None = conn.state.get(key)
     if bucket is None:
         bucket = conn.state[key] = [burst, now]
-    tokens = min(burst, bucket[0] + (now - bucket[1]) * rate)
-    bucket[1] = now
-    if tokens < 1.0:
-        bucket[0] = tokens
+    else:
+        bucket[0] = min(burst, bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+    return bucket
+
+
+def route_allows(conn: Connection, key: str, rate: float, burst: float) -> bool:
+    """One token from ``conn``'s bucket for ``key`` (a rate-limited route), if it has one."""
+    bucket = bucket_of(conn, key, rate, burst)
+    if bucket[0] < 1.0:
         return False
-    bucket[0] = tokens - 1.0
+    bucket[0] -= 1.0
     return True
