@@ -101,27 +101,25 @@ class Heartbeat:
     def _ping_chunk(
         self, conns: list[Connection], start: int, step: float, round_id: float, frame: bytes
     ) -> None:
-        chunk = conns[start : start + CHUNK]
         send = self.outbox.send
-        pinged = []
-        for conn in chunk:
+        for conn in conns[start : start + CHUNK]:
             if conn.ping_sent_at == 0.0 and not conn.closing:
                 conn.ping_sent_at = round_id
-                pinged.append(conn)
                 if conn.pending is None and not conn.paused:
                     # Nothing queued: write now, no per-connection list for an idle socket.
                     conn.transport.write(frame)
                 else:
                     send(conn, frame)
-        if pinged:
-            self._later(self.timeout, partial(self._check_chunk, pinged, round_id))
+        # The check reads the same slice of the round's list: no second list to hold.
+        self._later(self.timeout, partial(self._check_chunk, conns, start, round_id))
         nxt = start + CHUNK
         if nxt < len(conns):
             self._later(step, partial(self._ping_chunk, conns, nxt, step, round_id, frame))
 
-    def _check_chunk(self, pinged: list[Connection], round_id: float) -> None:
+    def _check_chunk(self, conns: list[Connection], start: int, round_id: float) -> None:
+        """Report the connections of one chunk still waiting for this round's pong."""
         on_timeout = self._on_timeout
-        for conn in pinged:
+        for conn in conns[start : start + CHUNK]:
             if conn.ping_sent_at == round_id and not conn.closing:
                 on_timeout(conn)
 
