@@ -176,14 +176,14 @@ class App:
         position = await self._running().channels.publish_from_server(channel, encode(data))
         return position.offset
 
-    def send_to_user(self, user: Any, data: Any) -> int:
+    async def send_to_user(self, user: Any, data: Any) -> int:
         """Send ``{"type":"direct","from":{"connection":"server","user":null},"data":...}`` to every
         connection of ``user`` on this node; returns how many."""
         conns = list(self._running().channels.users.get(user, ()))
         self._direct(conns, data)
         return len(conns)
 
-    def send_to_connection(self, connection_id: str, data: Any) -> bool:
+    async def send_to_connection(self, connection_id: str, data: Any) -> bool:
         """Send a direct message to one connection; False when it is not open here."""
         conn = self._running().registry.get(connection_id)
         if conn is None or not conn.accepted:
@@ -191,7 +191,7 @@ class App:
         self._direct([conn], data)
         return True
 
-    def disconnect(self, connection_id: str, code: int = 1000, reason: str = "") -> bool:
+    async def disconnect(self, connection_id: str, code: int = 1000, reason: str = "") -> bool:
         """Close one connection with ``code``; False when it is not open here."""
         node = self._running()
         conn = node.registry.get(connection_id)

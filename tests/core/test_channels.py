@@ -223,7 +223,7 @@ async def test_send_to_a_user_and_to_a_connection(start_server: StartServer) -> 
         with contextlib.suppress(TimeoutError):
             received.append(await recv_json(ws, 0.3))
     assert [m["data"] for m in received] == [7]
-    assert app.send_to_user("ann", {"from": "server"}) == 2
+    assert await app.send_to_user("ann", {"from": "server"}) == 2
     assert (await recv_json(phone))["data"] == {"from": "server"}
 
 

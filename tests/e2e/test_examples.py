@@ -48,7 +48,7 @@ async def test_the_channel_follower_loses_nothing_across_disconnects(
             await app.publish("news", {"round": round_no, "i": i})
         await asyncio.sleep(0.05)
         for conn in app.node.registry.snapshot():
-            app.disconnect(conn.id, 1012, "restart")  # the follower comes back by itself
+            await app.disconnect(conn.id, 1012, "restart")  # the follower comes back by itself
         for i in range(10, 20):
             await app.publish("news", {"round": round_no, "i": i})  # while it is away
         expected = (round_no + 1) * 20

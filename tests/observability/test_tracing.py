@@ -113,7 +113,7 @@ async def test_connection_span_lasts_until_close_and_records_how_it_ended(
 
     async with websockets.connect(ws_url(app)) as ws:
         kicked = (await recv_json(ws))["connection_id"]
-        assert app.disconnect(kicked, 4003, "kicked")
+        assert await app.disconnect(kicked, 4003, "kicked")
         await ws.wait_closed()
         assert ws.close_code == 4003
     await wait_until(lambda: len(named(exporter, "switchboard.connection")) == 3)

@@ -11,7 +11,7 @@ import bisect
 import contextlib
 import hmac
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -129,12 +129,12 @@ def management_router(app: App) -> APIRouter:
         with tracing.api_call(operation, traceparent, **attributes):
             yield
 
-    def deliver(send: Any, **attributes: Any) -> int:
+    async def deliver(send: Callable[[], Awaitable[Any]], **attributes: Any) -> int:
         tracing = app.tracing
         if tracing is None:
-            return int(send())
+            return int(await send())
         with tracing.delivery(**attributes) as span:
-            delivered = int(send())
+            delivered = int(await send())
             span.set_attribute("switchboard.delivered", delivered)
             return delivered
 
@@ -231,7 +231,7 @@ def management_router(app: App) -> APIRouter:
         if not (code in {1000, 1001, 1008, 1011, 1013} or 3000 <= code <= 4999):
             raise ApiError(422, f"code must be {_CLOSE_CODES}", "INVALID_REQUEST")
         open_connection(connection_id)
-        app.disconnect(connection_id, code, reason)
+        await app.disconnect(connection_id, code, reason)
         return models.Closed(closed=True, code=code)
 
     # --- sending --------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def management_router(app: App) -> APIRouter:
         with traced(
             "send_to_connection", traceparent, **{"switchboard.connection_id": connection_id}
         ):
-            delivered = deliver(
+            delivered = await deliver(
                 lambda: app.send_to_connection(connection_id, data),
                 **{"switchboard.connection_id": connection_id},
             )
@@ -294,7 +294,7 @@ def management_router(app: App) -> APIRouter:
             key = user_key(user)
             delivered = 0
             if key is not None:
-                delivered = deliver(
+                delivered = await deliver(
                     lambda: app.send_to_user(key, body.data), **{"switchboard.user": user}
                 )
         if not delivered:
