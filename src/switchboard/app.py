@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import msgspec
 import structlog
 import uvloop
 
@@ -17,7 +16,6 @@ from .broker.base import Broker, BrokerHandler, HistoryOptions
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .core.channels import ChannelOptions
-from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.measured_broker import MeasuredBroker
 from .core.node import Node
@@ -26,9 +24,8 @@ from .core.stats import Stats
 from .observability.metrics import build_registry
 from .observability.monitor import Monitor
 from .observability.tracing import Tracing, configure_sdk
-from .protocol.codecs import DataFormat
 from .protocol.codes import CloseCode
-from .protocol.envelope import Direct, Member, encode
+from .protocol.envelope import encode
 from .security.acl import ChannelAccess
 from .security.jwks import JwksKeys
 from .security.limits import address_of
@@ -177,32 +174,19 @@ class App:
         return position.offset
 
     async def send_to_user(self, user: Any, data: Any) -> int:
-        """Send ``{"type":"direct","from":{"connection":"server","user":null},"data":...}`` to every
-        connection of ``user`` on this node; returns how many."""
-        conns = list(self._running().channels.users.get(user, ()))
-        self._direct(conns, data)
-        return len(conns)
+        """Send ``{"type":"direct","from":{"connection":"server","user":null},"data":...}`` to
+        every connection of ``user``; returns how many."""
+        return await self._running().dispatches.direct(encode(data), user=user)
 
     async def send_to_connection(self, connection_id: str, data: Any) -> bool:
-        """Send a direct message to one connection; False when it is not open here."""
-        conn = self._running().registry.get(connection_id)
-        if conn is None or not conn.accepted:
-            return False
-        self._direct([conn], data)
-        return True
+        """Send a direct message to one connection; False when it is not open."""
+        node = self._running()
+        return bool(await node.dispatches.direct(encode(data), connection=connection_id))
 
     async def disconnect(self, connection_id: str, code: int = 1000, reason: str = "") -> bool:
-        """Close one connection with ``code``; False when it is not open here."""
+        """Close one connection with ``code``; False when it is not open."""
         node = self._running()
-        conn = node.registry.get(connection_id)
-        if conn is None:
-            return False
-        node.close(conn, code, reason)
-        return True
-
-    def _direct(self, conns: list[Connection], data: Any) -> None:
-        direct = Direct(sender=Member("server"), data=msgspec.Raw(encode(data)))
-        self._running().hub.fan_out(conns, direct, DataFormat.JSON)
+        return bool(await node.dispatches.disconnect(code, reason, connection=connection_id))
 
     def _running(self) -> Node:
         if self.node is None:
@@ -293,7 +277,7 @@ class App:
             access = ChannelAccess(self.settings.namespace, gate.auth)
             node.channels.access = access.check
         if s.max_connections_per_user:
-            users = node.channels.users
+            users = node.registry.users
             gate.limit_users(s.max_connections_per_user, lambda user: len(users.get(user, ())))
         if gate.limits is not None:
             limits = gate.limits
@@ -336,10 +320,10 @@ class App:
             ssl=None if self.tls is None else self.tls.context,
             max_handshakes=handshakes_in_flight(s),
         )
-        handler: BrokerHandler = node.channels
+        handler: BrokerHandler = node.dispatches
         if s.tracing:
             tracing = self.tracing = self._start_tracing(node)
-            handler = tracing.deliveries(node.channels)
+            handler = tracing.deliveries(node.dispatches)
         if s.metrics:
             node.measure()  # last: it swaps the outermost message entry point
         await node.broker.start(handler)

@@ -1,21 +1,31 @@
-"""The broker contract: every Broker implementation must pass these (memory now, Redis later)."""
+"""The broker contract: every Broker implementation must pass these (memory now, Redis later).
+
+Delivery is awaited, never assumed to have happened when ``publish`` or ``dispatch``
+returns: a cluster broker delivers through the network. To show that something was *not*
+delivered, a marker is sent after it and awaited first.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from switchboard.broker import (
     Broker,
+    BrokerUnavailable,
+    Dispatch,
+    DispatchKind,
     HistoryOptions,
     MemoryBroker,
     Publication,
     StreamPosition,
 )
+from switchboard.protocol.codecs import DataFormat
 
-from ..conftest import timeout
+from ..conftest import timeout, wait_until
 
 KEEP = HistoryOptions(size=5, ttl=60)
 NONE = HistoryOptions()
@@ -27,9 +37,14 @@ FACTORIES: dict[str, BrokerFactory] = {"memory": MemoryBroker}
 class Received:
     def __init__(self) -> None:
         self.publications: list[Publication] = []
+        self.dispatches: list[Dispatch] = []
 
     def on_publication(self, publication: Publication) -> None:
         self.publications.append(publication)
+
+    def on_dispatch(self, dispatch: Dispatch) -> int:
+        self.dispatches.append(dispatch)
+        return 1
 
 
 @pytest.fixture(params=sorted(FACTORIES))
@@ -63,14 +78,19 @@ async def test_only_subscribed_channels_are_delivered_in_order(
 ) -> None:
     b, received = broker
     await b.subscribe("room:1")
+    await b.subscribe("marker")
     await publish_n(b, "room:1", 3, KEEP)
     await publish_n(b, "room:2", 2, KEEP)
+    await wait_until(lambda: len(received.publications) == 3)
     await b.unsubscribe("room:1")
     await publish_n(b, "room:1", 1, KEEP)
+    await b.publish("marker", b"{}", NONE)
+    await wait_until(lambda: received.publications[-1].channel == "marker")
     assert [(p.channel, p.offset, p.data) for p in received.publications] == [
         ("room:1", 1, b'{"n":0}'),
         ("room:1", 2, b'{"n":1}'),
         ("room:1", 3, b'{"n":2}'),
+        ("marker", 1, b"{}"),
     ]
 
 
@@ -155,3 +175,56 @@ async def test_presence_tracks_members_per_channel(broker: tuple[Broker, Receive
     assert await b.presence("room:1") == {"c-2": {"user": "bob"}}
     assert await b.presence("room:2") == {"c-1": {"user": "ann"}}
     assert await b.presence("empty") == {}
+
+
+#: One of each kind, with the values a cluster broker must carry across intact: a user that
+#: is not a string, MessagePack data, a reason outside ASCII.
+EVERY_KIND = [
+    Dispatch(DispatchKind.BROADCAST, data=b'{"all":true}'),
+    Dispatch(
+        DispatchKind.DIRECT,
+        user=42,
+        sender="c-1",
+        sender_user="ann",
+        data=b"\x81\xa1a\x01",
+        data_format=DataFormat.MSGPACK,
+    ),
+    Dispatch(DispatchKind.DIRECT, connection="c-2", sender="server", data=b"7"),
+    Dispatch(DispatchKind.DISCONNECT, connection="c-3", code=4003, reason="kicked \u00e9"),
+    Dispatch(DispatchKind.DISCONNECT, user="bob", code=1000),
+    Dispatch(DispatchKind.JOIN, channel="room:1", sender="c-1", sender_user="ann"),
+    Dispatch(DispatchKind.LEAVE, channel="room:1", sender="c-1", sender_user=None),
+]
+
+
+async def test_dispatches_reach_the_handler_intact_and_in_order(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, received = broker
+    for dispatch in EVERY_KIND:
+        await b.dispatch(dispatch)
+    await wait_until(lambda: len(received.dispatches) >= len(EVERY_KIND))
+    assert received.dispatches == EVERY_KIND
+
+
+async def test_dispatches_need_no_subscription_and_stay_out_of_channels(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, received = broker
+    await b.subscribe("room:1")
+    await b.dispatch(Dispatch(DispatchKind.JOIN, channel="room:1", sender="c-1"))
+    await b.publish("room:1", b"1", KEEP)
+    await wait_until(lambda: bool(received.dispatches and received.publications))
+    assert [p.offset for p in received.publications] == [1]  # the join took no offset
+    assert (await b.history("room:1", 10))[1] == received.publications
+
+
+async def test_nothing_arrives_after_close(broker: tuple[Broker, Received]) -> None:
+    b, received = broker
+    await b.subscribe("room:1")
+    await b.close()
+    with contextlib.suppress(BrokerUnavailable):  # a closed cluster broker may refuse
+        await b.dispatch(Dispatch(DispatchKind.BROADCAST, data=b"1"))
+        await b.publish("room:1", b"1", KEEP)
+    await asyncio.sleep(timeout(0.2))  # the thing under test: nothing comes, even later
+    assert received.dispatches == [] and received.publications == []

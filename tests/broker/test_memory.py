@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from switchboard.broker import HistoryOptions, MemoryBroker
+from switchboard.broker import Dispatch, DispatchKind, HistoryOptions, MemoryBroker, Publication
 from switchboard.broker.memory import IDLE_STREAM_TTL, SWEEP_EVERY
 
 
@@ -100,3 +100,26 @@ async def test_expired_channels_give_their_bytes_back() -> None:
     _, kept = await broker.history("room:1", 10)
     assert kept == []
     assert broker.history_bytes == 0
+
+
+class Counting:
+    """A node whose handler reaches ``reach`` connections per dispatch."""
+
+    def __init__(self, reach: int) -> None:
+        self.reach = reach
+
+    def on_publication(self, publication: Publication) -> None:
+        pass
+
+    def on_dispatch(self, dispatch: Dispatch) -> int:
+        return self.reach
+
+
+async def test_dispatch_answers_how_many_connections_the_node_reached() -> None:
+    broker = MemoryBroker()
+    kick = Dispatch(DispatchKind.DISCONNECT, connection="c-1", code=1000)
+    assert await broker.dispatch(kick) == 0  # not started: no node to reach
+    await broker.start(Counting(3))
+    assert await broker.dispatch(kick) == 3
+    await broker.close()
+    assert await broker.dispatch(kick) == 0

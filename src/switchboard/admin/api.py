@@ -15,7 +15,7 @@ from .management import management_router
 from .pages import install_pages
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .view import NodeView
 
 _DESCRIPTION = """\
 The control plane of one Switchboard node. `/health`, `/ready` and `/metrics` are open;
@@ -26,23 +26,23 @@ past the bound on requests in flight gets 503 `UNAVAILABLE` with `Retry-After`.
 """
 
 
-def create_admin_app(app: App) -> FastAPI:
-    """The FastAPI application serving ``app``'s control plane.
+def create_admin_app(view: NodeView) -> FastAPI:
+    """The FastAPI application serving the control plane of ``view``'s node.
 
     Raises ``ValueError`` when an ``admin_allowed_hosts`` entry is not a host name.
     """
-    settings = app.settings
+    settings = view.settings
     hosts = HostPolicy(settings.admin_allowed_hosts, settings.admin_host)
     api = FastAPI(
         title="Switchboard control plane",
-        version=app.version,
+        version=view.version,
         description=_DESCRIPTION,
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
     )
     install_error_handlers(api)
-    api.add_middleware(ApiGuard, settings=lambda: app.settings)
+    api.add_middleware(ApiGuard, settings=lambda: view.settings)
     # Added last, so outermost: a request for another host reaches nothing, not even the key
     # check (DNS rebinding, see hosts.py).
     api.add_middleware(HostCheck, policy=hosts)
@@ -58,9 +58,9 @@ def create_admin_app(app: App) -> FastAPI:
         responses={503: {"description": "Not ready: starting or draining."}},
     )
     async def ready() -> Any:
-        if app.node is None:
+        if view.node is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        if app.draining:
+        if view.draining:
             return JSONResponse({"status": "draining"}, status_code=503)
         return {"status": "ready"}
 
@@ -72,10 +72,10 @@ def create_admin_app(app: App) -> FastAPI:
         responses={200: {"content": {"text/plain": {}}}},
     )
     async def metrics() -> Response:
-        registry = app.metrics_registry
+        registry = view.metrics_registry
         body = b"" if registry is None else generate_latest(registry)
         return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
-    api.include_router(management_router(app))
-    install_pages(api, app)
+    api.include_router(management_router(view))
+    install_pages(api, view)
     return api

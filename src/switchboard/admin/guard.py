@@ -14,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import error_response
-from .management import API_KEY_HEADER, key_refusal
+from .keys import API_KEY_HEADER, key_refusal
 
 if TYPE_CHECKING:
     from ..config import Settings

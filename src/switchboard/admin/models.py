@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, Field
 
 
@@ -131,3 +132,14 @@ class Allocations(BaseModel):
     traced_seconds: float
     total_bytes: int
     top: list[AllocationSite]
+
+
+def jsonable(user: Any) -> Any:
+    """A user as JSON: a hook may set any object; what JSON cannot carry becomes its str()."""
+    if user is None or isinstance(user, str | int | float | bool):
+        return user
+    try:
+        msgspec.json.encode(user)
+    except (msgspec.EncodeError, TypeError, OverflowError):
+        return str(user)
+    return user

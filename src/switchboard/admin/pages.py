@@ -17,12 +17,12 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from .errors import ApiError
-from .management import key_matches
+from .keys import key_matches
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from ..app import App
+    from .view import NodeView
 
 STATIC = Path(__file__).parent / "dashboard"
 
@@ -31,7 +31,7 @@ def _event(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def install_pages(api: FastAPI, app: App) -> None:
+def install_pages(api: FastAPI, view: NodeView) -> None:
     """Mount the dashboard, the demo and their data endpoints on ``api``."""
     router = APIRouter(include_in_schema=False)
 
@@ -45,21 +45,21 @@ def install_pages(api: FastAPI, app: App) -> None:
 
     @router.get("/dashboard/config.json")
     async def config() -> dict[str, Any]:
-        settings = app.settings
+        settings = view.settings
         return {
             "node": settings.node_id,
-            "ws_port": app.port,
+            "ws_port": view.port,
             "ws_path": settings.path,
-            "tls": app.tls is not None,
-            "version": app.version,
+            "tls": view.tls is not None,
+            "version": view.version,
         }
 
     @router.get("/dashboard/stream")
     async def stream(key: str | None = None) -> StreamingResponse:
-        settings = app.settings
+        settings = view.settings
         if settings.api_key is not None and not key_matches(key, settings.api_key, False):
             raise ApiError(401, "missing or wrong API key: open /dashboard?key=...")
-        monitor = app.monitor
+        monitor = view.monitor
         if monitor is None:
             raise ApiError(503, "the server is not running")
 

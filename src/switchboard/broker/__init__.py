@@ -1,9 +1,12 @@
-"""Brokers: where publications, channel history and presence live (memory now, Redis later)."""
+"""Brokers: the one path between connections (publications with history, presence, and
+dispatches: broadcasts, direct messages, disconnects); memory now, Redis later."""
 
 from .base import (
     Broker,
     BrokerHandler,
     BrokerUnavailable,
+    Dispatch,
+    DispatchKind,
     HistoryOptions,
     Publication,
     Recovery,
@@ -15,6 +18,8 @@ __all__ = [
     "Broker",
     "BrokerHandler",
     "BrokerUnavailable",
+    "Dispatch",
+    "DispatchKind",
     "HistoryOptions",
     "MemoryBroker",
     "Publication",

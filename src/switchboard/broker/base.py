@@ -9,6 +9,12 @@ loses a channel's stream (its history expired, the broker restarted without it),
 publication starts a new epoch, so a client holding ``(offset, epoch)`` can tell "I missed
 messages 42-57, send them" from "the history I knew is gone, resync".
 
+Everything else that goes from one connection to others is a :class:`Dispatch`: a broadcast,
+a direct message to a user or a connection, a disconnect, a join or leave event. It has no
+offset and no history; the broker carries it to every node (this one included), where the
+node's handler carries it out for the connections it holds. Even on one node it takes that
+path, so the day a second node exists nothing reaches only the local clients.
+
 The broker calls the node back through :class:`BrokerHandler`; it never touches connections.
 """
 
@@ -16,7 +22,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any, Protocol
+
+import msgspec
 
 from ..protocol.codecs import DataFormat
 
@@ -81,10 +90,51 @@ class HistoryUsage:
     evicted: int  # publications dropped to keep the bound, since start
 
 
-class BrokerHandler(Protocol):
-    """The node side: what a broker calls when a publication arrives for this node."""
+class DispatchKind(IntEnum):
+    """What a :class:`Dispatch` asks of the nodes that hold its connections."""
 
-    def on_publication(self, publication: Publication) -> None: ...
+    #: ``data`` to every connection, as a ``broadcast`` message.
+    BROADCAST = 1
+    #: ``data`` to every connection of ``user``, or to ``connection``, as a ``direct`` message
+    #: from ``sender``.
+    DIRECT = 2
+    #: Close every connection of ``user``, or ``connection``, with ``code`` and ``reason``.
+    DISCONNECT = 3
+    #: Tell the other subscribers of ``channel`` that ``sender`` joined it.
+    JOIN = 4
+    #: Tell the other subscribers of ``channel`` that ``sender`` left it.
+    LEAVE = 5
+
+
+class Dispatch(msgspec.Struct, frozen=True, array_like=True):
+    """A message for connections that is not a channel publication (no offset, no history).
+
+    ``user`` or ``connection`` name the target of DIRECT and DISCONNECT; ``sender`` and
+    ``sender_user`` the connection it comes from (``"server"`` for the server), or the member
+    that joined or left; ``data`` is encoded in ``data_format``. A msgspec struct, so a
+    cluster broker encodes it in one call.
+    """
+
+    kind: DispatchKind
+    user: Any = None
+    connection: str | None = None
+    channel: str = ""
+    sender: str = ""
+    sender_user: Any = None
+    data: bytes = b""
+    data_format: DataFormat = DataFormat.JSON
+    code: int = 0
+    reason: str = ""
+
+
+class BrokerHandler(Protocol):
+    """The node side: what a broker calls when something arrives for this node."""
+
+    def on_publication(self, publication: Publication) -> None:
+        """A publication of a channel this node subscribed to."""
+
+    def on_dispatch(self, dispatch: Dispatch) -> int:
+        """Carry out ``dispatch`` for this node's connections; returns how many it was for."""
 
 
 class Broker(ABC):
@@ -107,6 +157,12 @@ class Broker(ABC):
         data_format: DataFormat = DataFormat.JSON,
     ) -> StreamPosition:
         """Publish ``data``; returns the position it got (its offset and epoch)."""
+
+    @abstractmethod
+    async def dispatch(self, dispatch: Dispatch) -> int:
+        """Carry ``dispatch`` to every node's handler, this node's included, in the order
+        this node dispatches; returns how many connections it was for (the embedded broker:
+        those its handler reached; a cluster broker: what its connection registry counts)."""
 
     @abstractmethod
     async def subscribe(self, channel: str) -> None:

@@ -18,6 +18,7 @@ from ..protocol.codecs import DataFormat
 from .base import (
     Broker,
     BrokerHandler,
+    Dispatch,
     HistoryOptions,
     HistoryUsage,
     Publication,
@@ -52,7 +53,7 @@ SWEEP_EVERY = 1024
 
 
 class MemoryBroker(Broker):
-    """Publications are delivered in the publisher's call, in offset order, to this node."""
+    """Publications and dispatches are delivered in the caller's call, in order, to this node."""
 
     def __init__(self, clock: Any = time.monotonic, max_history_bytes: int = 0) -> None:
         self._clock = clock
@@ -106,6 +107,10 @@ class MemoryBroker(Broker):
         if self._handler is not None and channel in self._subscribed:
             self._handler.on_publication(publication)
         return StreamPosition(stream.top, stream.epoch)
+
+    async def dispatch(self, dispatch: Dispatch) -> int:
+        handler = self._handler
+        return 0 if handler is None else handler.on_dispatch(dispatch)
 
     async def subscribe(self, channel: str) -> None:
         self._subscribed.add(channel)

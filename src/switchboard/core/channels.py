@@ -1,7 +1,7 @@
-"""Channels on one node: who is subscribed, exact resume, presence, direct sends.
+"""Channels on one node: who is subscribed, exact resume, presence, join and leave.
 
-The node keeps ``channel -> subscribed connections`` and ``user -> connections``; the broker
-carries publications, history and presence. A publication is framed once and fanned out
+The node keeps ``channel -> subscribed connections``; the broker carries publications,
+history, presence and join/leave events. A publication is framed once and fanned out
 through the outbox to every local subscriber.
 
 Resume is exact. While a connection subscribes with ``recover_from``, publications that
@@ -20,16 +20,21 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
-import structlog
 
-from ..broker.base import Broker, HistoryOptions, Publication, StreamPosition
+from ..broker.base import (
+    Broker,
+    Dispatch,
+    DispatchKind,
+    HistoryOptions,
+    Publication,
+    StreamPosition,
+)
 from ..protocol.channels import is_valid_channel, namespace_of
 from ..protocol.codecs import DataFormat
 from ..protocol.codes import ErrorCode
 from ..protocol.envelope import (
     Ack,
     ChannelMessage,
-    Direct,
     Envelope,
     Join,
     Leave,
@@ -42,7 +47,6 @@ from .hub import Hub, frame_for
 from .ratelimit import bucket_of
 from .stats import bump
 
-log = structlog.get_logger("switchboard.channels")
 #: Where a connection's channel-creation bucket lives in ``conn.state``.
 _CREATE_BUCKET = "switchboard.channel_create"
 
@@ -79,7 +83,6 @@ class Channels:
         self.subscribers: dict[str, dict[Connection, None]] = {}
         #: channel -> connections mid-subscribe -> publications held for them
         self._joining: dict[str, dict[Connection, list[Publication]]] = {}
-        self.users: dict[Any, set[Connection]] = {}
         self.subscriptions_of: dict[Connection, set[str]] = {}
         #: Permission check ``(conn, channel, namespace, action, msg)`` that raises
         #: ``RequestError(FORBIDDEN)``; installed by the app when permissions are configured.
@@ -163,10 +166,10 @@ class Channels:
         already[conn] = None
         self.subscriptions_of.setdefault(conn, set()).add(channel)
         if options.presence:
-            member = _member(conn)
+            member = Member(conn.id, conn.user)
             await self.broker.add_presence(channel, conn.id, {"user": conn.user})
             if options.join_leave:
-                self._tell_others(channel, conn, Join(channel=channel, member=member))
+                await self._membership(DispatchKind.JOIN, channel, member)
 
     async def unsubscribe(self, conn: Connection, msg: Envelope) -> None:
         channel, _ = self.options(msg.channel)
@@ -205,45 +208,11 @@ class Channels:
         )
         self.hub.send(conn, reply)
 
-    def send(self, conn: Connection, msg: Envelope) -> None:
-        """Direct message to every connection of a user, or to one connection."""
-        target = msg.to
-        if target is None or (target.user is None) == (target.connection is None):
-            raise RequestError(
-                ErrorCode.INVALID_MESSAGE_FORMAT,
-                '\'to\' must be {"user": ...} or {"connection": ...}',
-            )
-        if target.connection is not None:
-            found = self.hub.registry.get(target.connection)
-            recipients = [found] if found is not None and found.accepted else []
-            what = f"connection {target.connection!r}"
-        else:
-            recipients = list(self.users.get(target.user, ()))
-            what = f"user {target.user!r}"
-        if not recipients:
-            raise RequestError(ErrorCode.NOT_FOUND, f"no open {what}")
-        direct = Direct(sender=_member(conn), data=msg.data)
-        self.hub.fan_out(recipients, direct, conn.wire.codec.data_format)
-        self.hub.ack(conn, msg.id)
-
     # --- connection life -----------------------------------------------------------------------
-
-    def accepted(self, conn: Connection) -> None:
-        """Index the connection by its user (a user that cannot be a dict key is not indexed)."""
-        if conn.user is not None:
-            try:
-                self.users.setdefault(conn.user, set()).add(conn)
-            except TypeError:
-                log.warning("user_not_indexable", connection_id=conn.id)
 
     def gone(self, conn: Connection) -> Coroutine[Any, Any, None] | None:
         """A connection closed: drop it from every index now; the broker side (presence,
         leave events, releasing channels) is returned to await, or None when there is none."""
-        mine = self.users.get(_key(conn.user)) if conn.user is not None else None
-        if mine is not None:
-            mine.discard(conn)
-            if not mine:
-                del self.users[conn.user]
         channels = self.subscriptions_of.pop(conn, None)
         if not channels:
             return None
@@ -297,7 +266,8 @@ class Channels:
             if options.presence:
                 await self.broker.remove_presence(channel, conn.id)
                 if options.join_leave:
-                    self._tell_others(channel, conn, Leave(channel=channel, member=_member(conn)))
+                    member = Member(conn.id, conn.user)
+                    await self._membership(DispatchKind.LEAVE, channel, member)
             await self._release(channel)
 
     async def _release(self, channel: str) -> None:
@@ -306,27 +276,24 @@ class Channels:
             self.subscribers.pop(channel, None)
             await self.broker.unsubscribe(channel)
 
-    def _tell_others(self, channel: str, conn: Connection, event: Join | Leave) -> None:
-        others = [c for c in self.subscribers.get(channel, ()) if c is not conn]
+    async def _membership(self, kind: DispatchKind, channel: str, member: Member) -> None:
+        """A join or leave event, through the broker to the channel's subscribers anywhere."""
+        await self.broker.dispatch(
+            Dispatch(kind, channel=channel, sender=member.connection, sender_user=member.user)
+        )
+
+    def tell_others(self, channel: str, member_id: str, event: Join | Leave) -> int:
+        """A join or leave event of ``member_id`` for this node's other subscribers of
+        ``channel``; returns how many."""
+        others = [c for c in self.subscribers.get(channel, ()) if c.id != member_id]
         if others:
             self.hub.fan_out(others, event)
+        return len(others)
 
     def _replay(self, conn: Connection, publication: Publication) -> None:
         """One publication for one (recovering) subscriber."""
         frame = frame_for(conn.wire, _message(publication), publication.data_format)
         self.hub.outbox.send(conn, frame)
-
-
-def _key(user: Any) -> Any:
-    """``user`` when it can be a dict key, else a value no user equals."""
-    try:
-        hash(user)
-    except TypeError:
-        return _UNHASHABLE
-    return user
-
-
-_UNHASHABLE = object()
 
 
 def _message(publication: Publication) -> ChannelMessage:
@@ -336,7 +303,3 @@ def _message(publication: Publication) -> ChannelMessage:
         offset=publication.offset,
         data=msgspec.Raw(publication.data),
     )
-
-
-def _member(conn: Connection) -> Member:
-    return Member(conn.id, conn.user)

@@ -1,18 +1,24 @@
-"""Built-in routes: ``echo``, ``broadcast``, ``ping`` and the channel requests."""
+"""Built-in routes: ``echo``, ``broadcast``, ``send``, ``ping`` and the channel requests."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..protocol.envelope import Broadcast, EchoReply, Envelope, Pong
+from ..protocol.envelope import EchoReply, Envelope, Pong
 from .channels import Channels
 from .connection import Connection
+from .dispatches import Dispatches
 from .hub import Hub
 from .router import Router
 
 
 def install_builtin_routes(
-    router: Router, hub: Hub, channels: Channels, *, count: bool = False
+    router: Router,
+    hub: Hub,
+    channels: Channels,
+    dispatches: Dispatches,
+    *,
+    count: bool = False,
 ) -> Callable[[], int]:
     """Register the built-in routes on ``router``; each is an ordinary, replaceable route.
 
@@ -37,10 +43,6 @@ def install_builtin_routes(
     def echo_calls() -> int:
         return calls
 
-    def broadcast(conn: Connection, msg: Envelope) -> None:
-        hub.broadcast(Broadcast(data=msg.data), conn.wire.codec.data_format)
-        hub.ack(conn, msg.id)
-
     def ping(conn: Connection, msg: Envelope) -> None:
         hub.send(conn, Pong(id=msg.id))
 
@@ -49,10 +51,10 @@ def install_builtin_routes(
         router.counts_itself = counted_echo
     else:
         router.add("echo", echo)
-    router.add("broadcast", broadcast)
     router.add("ping", ping)
-    router.add("send", channels.send)
     # These await the broker: serial routes keep each connection's replies in order.
+    router.add_serial("broadcast", dispatches.broadcast_request)
+    router.add_serial("send", dispatches.send)
     router.add_serial("subscribe", channels.subscribe)
     router.add_serial("unsubscribe", channels.unsubscribe)
     router.add_serial("publish", channels.publish)

@@ -10,6 +10,7 @@ from ..broker.base import (
     Broker,
     BrokerHandler,
     BrokerUnavailable,
+    Dispatch,
     HistoryOptions,
     HistoryUsage,
     Publication,
@@ -56,6 +57,9 @@ class MeasuredBroker(Broker):
         )
         self.stats.broker_publish.observe(perf_counter() - started)
         return position
+
+    async def dispatch(self, dispatch: Dispatch) -> int:
+        return await self._counted("dispatch", self.inner.dispatch(dispatch))
 
     async def subscribe(self, channel: str) -> None:
         await self._counted("subscribe", self.inner.subscribe(channel))

@@ -23,6 +23,7 @@ from ..protocol.frames import Opcode, encode_frame
 from ..protocol.wire import PLAIN_JSON, Wire
 from .channels import ChannelOptions, Channels
 from .connection import Connection, Transport
+from .dispatches import Dispatches
 from .expiry import CredentialExpiry
 from .handlers import install_builtin_routes
 from .heartbeat import Heartbeat
@@ -87,8 +88,11 @@ class Node:
             create_rate=channel_create_rate,
             create_burst=channel_create_burst,
         )
+        #: Broadcasts, direct messages, disconnects, join/leave: through the broker; and the
+        #: broker's handler on this node.
+        self.dispatches = Dispatches(self.hub, self.registry, broker, self.channels, self.close)
         self._echo_calls = install_builtin_routes(
-            self.router, self.hub, self.channels, count=metrics
+            self.router, self.hub, self.channels, self.dispatches, count=metrics
         )
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
@@ -234,7 +238,7 @@ class Node:
 
     def _greet(self, conn: Connection) -> None:
         conn.accepted = True
-        self.channels.accepted(conn)
+        self.registry.index_user(conn)
         if not self.raw_echo:
             welcome = Welcome(
                 connection_id=conn.id, node=self.node_id, heartbeat=self._welcome_interval

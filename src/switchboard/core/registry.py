@@ -1,17 +1,23 @@
-"""The node's open connections, by connection id."""
+"""The node's open connections, by connection id and by user."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+
+import structlog
 
 from ..protocol.wire import Wire
 from .connection import Connection
 
+log = structlog.get_logger("switchboard.registry")
+
 
 class Registry:
-    """Connections by id; the one place that knows how many are open, and on which wires."""
+    """Connections by id and by user; the one place that knows how many are open, and on
+    which wires."""
 
-    __slots__ = ("_by_id", "_wires", "only_wire")
+    __slots__ = ("_by_id", "_wires", "only_wire", "users")
 
     def __init__(self) -> None:
         self._by_id: dict[str, Connection] = {}
@@ -19,12 +25,23 @@ class Registry:
         #: The wire every open connection uses, when they all use one (else None): fan-out
         #: then frames once without looking at each connection.
         self.only_wire: Wire | None = None
+        #: user -> their accepted connections on this node (see :meth:`index_user`).
+        self.users: dict[Any, set[Connection]] = {}
 
     def add(self, conn: Connection) -> None:
         self._by_id[conn.id] = conn
         wires = self._wires
         wires[conn.wire] = wires.get(conn.wire, 0) + 1
         self._settle()
+
+    def index_user(self, conn: Connection) -> None:
+        """Index an accepted connection by its user (a user that cannot be a dict key is not
+        indexed)."""
+        if conn.user is not None:
+            try:
+                self.users.setdefault(conn.user, set()).add(conn)
+            except TypeError:
+                log.warning("user_not_indexable", connection_id=conn.id)
 
     def remove(self, conn: Connection) -> None:
         if self._by_id.pop(conn.id, None) is None:
@@ -36,6 +53,13 @@ class Registry:
         else:
             del wires[conn.wire]
         self._settle()
+        if conn.user is not None:
+            key = _key(conn.user)
+            mine = self.users.get(key)
+            if mine is not None:
+                mine.discard(conn)
+                if not mine:
+                    del self.users[key]
 
     def _settle(self) -> None:
         wires = self._wires
@@ -43,6 +67,10 @@ class Registry:
 
     def get(self, conn_id: str) -> Connection | None:
         return self._by_id.get(conn_id)
+
+    def of_user(self, user: Any) -> list[Connection]:
+        """``user``'s accepted connections on this node (none for a user no key can be)."""
+        return list(self.users.get(_key(user), ()))
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -53,3 +81,15 @@ class Registry:
     def snapshot(self) -> list[Connection]:
         """A list copy, safe to iterate while connections open and close."""
         return list(self._by_id.values())
+
+
+def _key(user: Any) -> Any:
+    """``user`` when it can be a dict key, else a value no user equals."""
+    try:
+        hash(user)
+    except TypeError:
+        return _UNHASHABLE
+    return user
+
+
+_UNHASHABLE = object()

@@ -25,7 +25,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ..broker.base import BrokerHandler, Publication
+from ..broker.base import BrokerHandler, Dispatch, Publication
 
 if TYPE_CHECKING:
     from ..core.connection import Connection
@@ -172,6 +172,9 @@ class _TracedDeliveries:
             **{"switchboard.channel": publication.channel, "switchboard.offset": publication.offset}
         ):
             self.handler.on_publication(publication)
+
+    def on_dispatch(self, dispatch: Dispatch) -> int:
+        return self.handler.on_dispatch(dispatch)
 
 
 def _peek(conn: Connection, payload: bytes) -> Any:
