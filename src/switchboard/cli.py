@@ -21,10 +21,113 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from .app import App
-from .config import CLI_GROUPS, Settings, load_settings
+from .config import Settings, load_settings
 from .observability.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Switchboard WebSocket server.")
+
+#: ``switchboard serve --help`` panel of each setting, in the order the help lists them (the
+#: flags are generated from the fields; a setting in no panel comes last, under "Other").
+CLI_GROUPS: dict[str, str] = {
+    **dict.fromkeys(("host", "port", "path", "node_id"), "Network"),
+    **dict.fromkeys(
+        (
+            "max_message_size",
+            "max_connections",
+            "max_subscriptions",
+            "history_max_bytes",
+            "fd_reserve",
+            "handshake_timeout",
+            "max_header_size",
+            "read_buffer_size",
+            "send_queue_limit",
+            "write_high_water",
+            "slow_consumer_policy",
+        ),
+        "Limits",
+    ),
+    **dict.fromkeys(
+        ("ping_interval", "ping_timeout", "drain_timeout", "close_timeout"),
+        "Heartbeat and shutdown",
+    ),
+    **dict.fromkeys(
+        ("log_level", "log_format", "audit_log", "log_file", "error_log_file", "raw_echo"),
+        "Logging and modes",
+    ),
+    **dict.fromkeys(
+        (
+            "admin",
+            "admin_host",
+            "admin_port",
+            "api_key",
+            "admin_insecure",
+            "admin_allowed_hosts",
+            "metrics",
+            "tracing",
+            "otlp_endpoint",
+            "dashboard_history",
+            "warn_interval",
+            "warn_memory_percent",
+            "memory_limit",
+            "warn_cpu_percent",
+            "warn_cpu_seconds",
+            "warn_outbox_bytes",
+            "warn_loop_lag",
+        ),
+        "Control plane and observability",
+    ),
+    **dict.fromkeys(
+        (
+            "unsupported_subprotocol",
+            "compression",
+            "compression_context_takeover",
+            "compression_window_bits",
+            "compression_memory_level",
+            "compression_level",
+            "compression_threshold",
+        ),
+        "Subprotocols and compression",
+    ),
+    **dict.fromkeys(
+        (
+            "tls_cert",
+            "tls_key",
+            "jwt_secret",
+            "jwt_public_key",
+            "jwks_url",
+            "jwks_refresh",
+            "jwt_audience",
+            "jwt_issuer",
+            "jwt_leeway",
+            "jwt_roles_claim",
+            "auth_cookie",
+            "jwt_replay_protection",
+            "auth_style",
+            "allow_anonymous",
+            "message_rate",
+            "message_burst",
+            "user_message_rate",
+            "user_message_burst",
+            "max_connections_per_user",
+            "flood_strikes",
+            "flood_window",
+            "channel_create_rate",
+            "channel_create_burst",
+            "payload_keys",
+            "payload_ttl",
+            "max_connections_per_address",
+            "connection_rate_per_address",
+            "connection_burst_per_address",
+            "ban_after",
+            "ban_window",
+            "ban_duration",
+            "trusted_proxies",
+            "allowed_origin",
+            "require_origin",
+        ),
+        "Security",
+    ),
+}
 
 
 _SERVE_HELP = (
@@ -99,6 +202,11 @@ def _flag_parameter(name: str, field: FieldInfo) -> inspect.Parameter:
     )
 
 
+def _flag_names() -> list[str]:
+    """Every setting, in the order of the help: panel by panel, then the ones in none."""
+    return [*CLI_GROUPS, *(name for name in Settings.model_fields if name not in CLI_GROUPS)]
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, Enum):
         return str(value.value)
@@ -132,7 +240,7 @@ serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     [
         _target_argument,
         _config_flag,
-        *(_flag_parameter(n, f) for n, f in Settings.model_fields.items()),
+        *(_flag_parameter(n, Settings.model_fields[n]) for n in _flag_names()),
     ]
 )
 cli.command(help=_SERVE_HELP)(serve)
