@@ -3,8 +3,7 @@
 from .app import App
 from .config import Settings, load_settings
 from .core.connection import Connection
-from .core.errors import RequestError
-from .core.hooks import Reject
+from .errors import Reject, RequestError
 from .protocol.codes import CloseCode, ErrorCode
 from .protocol.envelope import Envelope
 from .version import __version__

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
-from ..broker.base import BrokerUnavailable
+from ..errors import BrokerUnavailable, SwitchboardError
 
 log = structlog.get_logger("switchboard.admin")
 
@@ -46,8 +46,10 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class ApiError(Exception):
+class ApiError(SwitchboardError):
     """Raised by an endpoint to answer ``status`` with ``code`` and ``message``."""
+
+    error_code = None  # an HTTP answer: ``status`` and the API's own ``code``
 
     def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)

@@ -1,10 +1,10 @@
 """Brokers: the one path between connections (publications with history, presence, and
 dispatches: broadcasts, direct messages, disconnects); memory now, Redis later."""
 
+from ..errors import BrokerUnavailable
 from .base import (
     Broker,
     BrokerHandler,
-    BrokerUnavailable,
     Dispatch,
     DispatchKind,
     HistoryOptions,

@@ -30,10 +30,6 @@ import msgspec
 from ..protocol.codecs import DataFormat
 
 
-class BrokerUnavailable(Exception):
-    """The broker cannot be reached; what was asked did not happen."""
-
-
 @dataclass(frozen=True, slots=True)
 class StreamPosition:
     """Where a channel's stream stands: the last offset and the epoch it belongs to."""

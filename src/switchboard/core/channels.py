@@ -29,6 +29,7 @@ from ..broker.base import (
     Publication,
     StreamPosition,
 )
+from ..errors import RequestError
 from ..protocol.channels import is_valid_channel, namespace_of
 from ..protocol.codecs import DataFormat
 from ..protocol.codes import ErrorCode
@@ -42,7 +43,6 @@ from ..protocol.envelope import (
     PresenceReply,
 )
 from .connection import Connection
-from .errors import RequestError
 from .hub import Hub, frame_for
 from .ratelimit import bucket_of
 from .stats import bump

@@ -17,12 +17,12 @@ from typing import Any
 import msgspec
 
 from ..broker.base import Broker, Dispatch, DispatchKind, Publication
+from ..errors import RequestError
 from ..protocol.codecs import DataFormat
 from ..protocol.codes import ErrorCode
 from ..protocol.envelope import Broadcast, Direct, Envelope, Join, Leave, Member
 from .channels import Channels
 from .connection import Connection
-from .errors import RequestError
 from .hub import Hub
 from .registry import Registry
 

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 from ..broker.base import (
     Broker,
     BrokerHandler,
-    BrokerUnavailable,
     Dispatch,
     HistoryOptions,
     HistoryUsage,
@@ -17,6 +16,7 @@ from ..broker.base import (
     Recovery,
     StreamPosition,
 )
+from ..errors import BrokerUnavailable
 from ..protocol.codecs import DataFormat
 from .stats import Stats, bump
 

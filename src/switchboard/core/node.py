@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from ..broker.base import Broker
+from ..errors import Reject
 from ..protocol.codes import CloseCode, ErrorCode
 from ..protocol.envelope import EchoReply, Welcome
 from ..protocol.frames import Opcode, encode_frame
@@ -27,7 +28,7 @@ from .dispatches import Dispatches
 from .expiry import CredentialExpiry
 from .handlers import install_builtin_routes
 from .heartbeat import Heartbeat
-from .hooks import MAX_BACKLOG, ConnectHook, ConnectionObserver, DisconnectHook, Reject
+from .hooks import MAX_BACKLOG, ConnectHook, ConnectionObserver, DisconnectHook
 from .hub import Hub
 from .outbox import Outbox, SlowConsumerPolicy
 from .ratelimit import MessageRateLimit

@@ -11,12 +11,12 @@ from typing import Any
 import msgspec
 import structlog
 
+from ..errors import BrokerUnavailable, EnvelopeError, RequestError
 from ..protocol.codes import ErrorCode
-from ..protocol.envelope import Envelope, EnvelopeError
+from ..protocol.envelope import Envelope
 from ..protocol.frames import Opcode
 from .connection import Connection
 from .eager import Started, finish, start_eagerly
-from .errors import RequestError
 from .hub import Hub
 from .ratelimit import route_allows
 from .repeats import RepeatFilter
@@ -35,6 +35,7 @@ log = structlog.get_logger("switchboard.router")
 audit = structlog.get_logger("switchboard.audit")
 _DENIED = frozenset({ErrorCode.FORBIDDEN, ErrorCode.UNAUTHORIZED})
 TOO_DEEP = "message nested too deeply to decode"
+BROKER_DOWN = "the broker cannot be reached just now; try again"
 #: Seconds over which one connection's authorisation failures make one audit line.
 DENIAL_LOG_INTERVAL = 10.0
 
@@ -42,7 +43,7 @@ DENIAL_LOG_INTERVAL = 10.0
 class Router:
     """A route table: message ``type`` -> plain (non-async) handler call."""
 
-    __slots__ = ("_denials", "_tasks", "counts_itself", "hub", "received", "routes")
+    __slots__ = ("_denials", "_tasks", "_unavailable", "counts_itself", "hub", "received", "routes")
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -57,6 +58,8 @@ class Router:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Authorisation failures are audited once per connection per interval, then counted.
         self._denials = RepeatFilter(DENIAL_LOG_INTERVAL, _denials_repeated)
+        #: Requests refused while the broker is unreachable: one warning per interval.
+        self._unavailable = RepeatFilter(DENIAL_LOG_INTERVAL, _unavailable_repeated)
 
     def denied(self, conn: Connection, envelope: Envelope, reason: str) -> None:
         """An authorisation failure, for the audit log (repeats folded into a count)."""
@@ -174,11 +177,17 @@ class Router:
 
     def failed(self, conn: Connection, envelope: Envelope, exc: Exception) -> None:
         """Answer a request whose handler raised: its own code for a :class:`RequestError`,
-        otherwise ``INTERNAL_ERROR`` (details stay in the log, with the traceback)."""
+        ``UNAVAILABLE`` (retryable) when the broker cannot be reached, otherwise
+        ``INTERNAL_ERROR`` (details stay in the log, with the traceback)."""
         if isinstance(exc, RequestError):
             if exc.code in _DENIED:
                 self.denied(conn, envelope, exc.message)
             self.hub.send_error(conn, exc.code, exc.message, envelope.id)
+            return
+        if isinstance(exc, BrokerUnavailable):
+            if self._unavailable.allow("broker"):
+                log.warning("broker_unavailable", message_type=envelope.type, error=str(exc))
+            self.hub.send_error(conn, ErrorCode.UNAVAILABLE, BROKER_DOWN, envelope.id)
             return
         if isinstance(exc, RecursionError):  # a handler decoding data nested too deeply
             self._too_deep(conn, envelope.id)
@@ -339,3 +348,7 @@ def _explained(exc: EnvelopeError) -> tuple[ErrorCode, str, Any]:
 
 def _denials_repeated(connection_id: Hashable, repeated: int) -> None:
     audit.info("authorization_failed_repeated", connection_id=connection_id, repeated=repeated)
+
+
+def _unavailable_repeated(_: Hashable, repeated: int) -> None:
+    log.warning("broker_unavailable_repeated", repeated=repeated)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 
+from ..errors import ProtocolViolation
 from .codes import CloseCode
 from .frames import Opcode
 
@@ -30,18 +31,6 @@ _CONTINUATION = Opcode.CONTINUATION.value
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 #: The least a fragment counts towards the size limit, whatever its payload.
 MIN_FRAGMENT_WEIGHT = 64
-
-
-class ProtocolViolation(Exception):
-    """The peer broke a protocol rule; the connection must close with ``close_code``."""
-
-    def __init__(self, close_code: CloseCode, reason: str) -> None:
-        super().__init__(reason)
-        self.close_code = close_code
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"{self.reason} (close {int(self.close_code)})"
 
 
 class MessageAssembler:

@@ -16,8 +16,9 @@ from typing import Any
 import msgspec
 import structlog
 
+from ..errors import EnvelopeError
 from .codes import ErrorCode
-from .envelope import Envelope, EnvelopeError, MsgpackEnvelope, RequestId, decode_envelope
+from .envelope import Envelope, MsgpackEnvelope, RequestId, decode_envelope
 from .frames import Opcode, binary_frame, text_frame
 
 log = structlog.get_logger("switchboard.codecs")

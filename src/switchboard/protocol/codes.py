@@ -49,4 +49,6 @@ class ErrorCode(StrEnum):
     RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     NOT_FOUND = "NOT_FOUND"
+    #: Retryable: the broker (or a backend) cannot be reached just now.
+    UNAVAILABLE = "UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"

@@ -20,7 +20,7 @@ from websockets.extensions.permessage_deflate import (
 from websockets.frames import Frame, Opcode
 from websockets.headers import build_extension, parse_extension
 
-from .assembler import ProtocolViolation
+from ..errors import ProtocolViolation
 from .codes import CloseCode
 from .frames import compressed_frame
 

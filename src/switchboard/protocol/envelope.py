@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from ..errors import EnvelopeError
 from .codes import ErrorCode
 
 RequestId = str | int | None
@@ -69,19 +70,6 @@ class MsgpackEnvelope(Envelope, frozen=True):
 
 class _IdOnly(msgspec.Struct):
     id: RequestId = None
-
-
-class EnvelopeError(Exception):
-    """A client message that cannot be routed; answered with an ``error`` frame."""
-
-    def __init__(self, code: ErrorCode, message: str, request_id: RequestId = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 envelope_decoder = msgspec.json.Decoder(Envelope)

@@ -20,10 +20,10 @@ from enum import StrEnum
 from typing import Protocol
 
 from ..core.connection import Connection
-from ..core.errors import RequestError
+from ..errors import AuthError, RequestError
 from ..protocol.codes import ErrorCode
 from ..protocol.envelope import Envelope
-from .auth import Authenticator, AuthError
+from .auth import Authenticator
 
 
 class Action(StrEnum):

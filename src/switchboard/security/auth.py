@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote
 
 import jwt
 
-from ..protocol.codes import CloseCode
+from ..errors import AuthError
 from .jwks import JwksKeys
 
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
@@ -74,23 +74,6 @@ class Identity:
 
 
 ANONYMOUS = Identity(user=None)
-
-
-class AuthError(Exception):
-    """A refused handshake: HTTP ``status`` or, in the in-band style, ``close_code``."""
-
-    def __init__(self, missing: bool, reason: str) -> None:
-        super().__init__(reason)
-        self.missing = missing
-        self.reason = reason
-
-    @property
-    def status(self) -> int:
-        return 401 if self.missing else 403
-
-    @property
-    def close_code(self) -> CloseCode:
-        return CloseCode.NO_TOKEN if self.missing else CloseCode.INVALID_TOKEN
 
 
 class Authenticator:

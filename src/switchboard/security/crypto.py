@@ -20,9 +20,10 @@ from collections.abc import Sequence
 import msgspec
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from ..errors import EnvelopeError
 from ..protocol.codecs import Codec, DataFormat
 from ..protocol.codes import ErrorCode
-from ..protocol.envelope import Envelope, EnvelopeError, decode_envelope
+from ..protocol.envelope import Envelope, decode_envelope
 from ..protocol.frames import Opcode
 
 _json_envelope = msgspec.json.Decoder(Envelope)

@@ -9,7 +9,8 @@ from typing import Any
 import structlog
 
 from ..core.repeats import RepeatFilter
-from .auth import ANONYMOUS, Authenticator, AuthError, Identity, redact_query
+from ..errors import AuthError
+from .auth import ANONYMOUS, Authenticator, Identity, redact_query
 from .limits import AddressLimits
 from .origin import OriginPolicy
 

@@ -10,13 +10,13 @@ is still closed 4410 when the old token expires.
 from __future__ import annotations
 
 from ..core.connection import Connection
-from ..core.errors import RequestError
 from ..core.expiry import CredentialExpiry
 from ..core.hub import Hub
 from ..core.router import Router
+from ..errors import AuthError, RequestError
 from ..protocol.codes import ErrorCode
 from ..protocol.envelope import Envelope
-from .auth import Authenticator, AuthError
+from .auth import Authenticator
 
 
 def install_refresh(

@@ -17,7 +17,8 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from ..core.connection import Connection
 from ..core.node import Node
-from ..protocol.assembler import MessageAssembler, ProtocolViolation, check_message
+from ..errors import ProtocolViolation
+from ..protocol.assembler import MessageAssembler, check_message
 from ..protocol.codes import CloseCode
 from ..protocol.deflate import Inflater
 from ..protocol.frames import Opcode

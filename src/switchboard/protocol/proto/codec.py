@@ -14,9 +14,10 @@ import structlog
 from google.protobuf.message import DecodeError
 from google.protobuf.struct_pb2 import NULL_VALUE, ListValue, Struct, Value
 
+from ...errors import EnvelopeError
 from ..codecs import Codec, DataFormat
 from ..codes import ErrorCode
-from ..envelope import MSGPACK_NULL, EnvelopeError, MsgpackEnvelope, Position, RequestId, Target
+from ..envelope import MSGPACK_NULL, MsgpackEnvelope, Position, RequestId, Target
 from ..frames import Opcode
 from .envelope_pb2 import Envelope, Member
 
