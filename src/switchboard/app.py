@@ -231,6 +231,8 @@ class App:
         if s.tls_cert is not None and s.tls_key is not None:
             self.tls = TlsCertificates(s.tls_cert, s.tls_key)
         stats = Stats()
+        if s.tracing:
+            self.tracing = self._start_tracing()
         node = Node(
             loop,
             node_id=s.node_id,
@@ -252,7 +254,9 @@ class App:
             user_message_burst=s.user_message_burst,
             metrics=s.metrics,
             stats=stats,
+            tracer=None if self.tracing is None else self.tracing.messages(stats.errors),
         )
+        node.observer = self.tracing
         if s.admin:  # first: a port in use fails the start before anything else runs
             await self._start_admin()
         try:
@@ -321,15 +325,14 @@ class App:
             max_handshakes=handshakes_in_flight(s),
         )
         handler: BrokerHandler = node.dispatches
-        if s.tracing:
-            tracing = self.tracing = self._start_tracing(node)
-            handler = tracing.deliveries(node.dispatches)
-        if s.metrics:
-            node.measure()  # last: it swaps the outermost message entry point
+        if self.tracing is not None:
+            handler = self.tracing.deliveries(node.dispatches)
         await node.broker.start(handler)
         self.node = node
         self.started_at = time.monotonic()
         node.heartbeat.start()
+        if node.sampler is not None:
+            node.sampler.start(node.loop)
         self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
         self.monitor.start()
         self.metrics_registry = build_registry(node, self.version, self.monitor, capacity)
@@ -341,18 +344,16 @@ class App:
             raw_echo=s.raw_echo,
             max_connections=capacity,
             open_file_limit=open_files,
+            pipeline=node.pipeline.stages,
         )
 
-    def _start_tracing(self, node: Node) -> Tracing:
+    def _start_tracing(self) -> Tracing:
         provider = self.tracer_provider
         if provider is None and self.settings.otlp_endpoint:
             provider = self._own_provider = configure_sdk(
                 self.settings.otlp_endpoint, self.settings.node_id
             )
-        tracing = Tracing(provider, self.version)
-        node.observer = tracing
-        node.on_message = tracing.messages(node.on_message, node.stats.errors)
-        return tracing
+        return Tracing(provider, self.version)
 
     async def _start_admin(self) -> None:
         from .admin.api import create_admin_app  # FastAPI loads only when the admin port is on

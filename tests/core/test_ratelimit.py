@@ -45,7 +45,12 @@ def limited(
         clock=clock,
     )
     conn = Connection("c-1", None, "test", 0.0)  # type: ignore[arg-type]
-    return clock, out, conn, limit.guard(out.deliver)
+
+    def deliver(conn: Connection, opcode: int, payload: bytes) -> None:
+        if limit.admit(conn):  # the pipeline's first stage
+            out.deliver(conn, opcode, payload)
+
+    return clock, out, conn, deliver
 
 
 def send_at(

@@ -31,6 +31,7 @@ from .heartbeat import Heartbeat
 from .hooks import MAX_BACKLOG, ConnectHook, ConnectionObserver, DisconnectHook
 from .hub import Hub
 from .outbox import Outbox, SlowConsumerPolicy
+from .pipeline import MessageTracer, Pipeline
 from .ratelimit import MessageRateLimit
 from .registry import Registry
 from .router import Router
@@ -68,6 +69,7 @@ class Node:
         user_message_burst: int = 0,
         metrics: bool = True,
         stats: Stats | None = None,
+        tracer: MessageTracer | None = None,
     ) -> None:
         self.loop = loop
         self.node_id = node_id
@@ -98,12 +100,8 @@ class Node:
         self.heartbeat = Heartbeat(
             loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
         )
-        #: Whether a ping may be answered (the message rate limits count pings too).
-        self._ping_allowed: Callable[[Connection], bool] | None = None
-        #: Where transports deliver each complete, validated message.
-        self.on_message: Callable[[Connection, int, bytes], None] = (
-            self.echo_raw if raw_echo else self.router.on_message
-        )
+        #: Whether a message or ping may be handled (the message rate limits), when set.
+        self._admit: Callable[[Connection], bool] | None = None
         if message_rate > 0 or user_message_rate > 0:
             limit = MessageRateLimit(
                 message_rate,
@@ -115,8 +113,7 @@ class Node:
                 user_burst=user_message_burst or max(1, round(user_message_rate)),
                 flood_window=flood_window,
             )
-            self.on_message = limit.guard(self.on_message)
-            self._ping_allowed = limit.admit
+            self._admit = limit.admit
         self.expiry = CredentialExpiry(loop, self._token_expired)
         #: Told about every connection closed for flooding (address bans listen here).
         self.on_flood: Callable[[Connection], None] | None = None
@@ -124,21 +121,21 @@ class Node:
         self.disconnect_hook: DisconnectHook | None = None
         #: Told when connections open and close (tracing), when set.
         self.observer: ConnectionObserver | None = None
-        #: Times and sizes a sample of messages, when metrics are on (see ``measure``).
-        self.sampler: Sampler | None = None
+        #: Times and sizes a sample of messages, when metrics are on (started with the node).
+        self.sampler = Sampler(self.stats, self.messages_in) if metrics else None
+        #: The stages every received message passes, built once (see ``pipeline.py``).
+        self.pipeline = Pipeline(
+            self.router,
+            admit=self._admit,
+            sampler=self.sampler,
+            tracer=tracer,
+            echo=self.echo_raw if raw_echo else None,
+        )
+        #: Where transports deliver each complete, validated message.
+        self.on_message: Callable[[Connection, int, bytes], None] = self.pipeline.on_message
         self._welcome_interval = ping_interval
         self._emptied: asyncio.Event | None = None
         self.connections_total = 0
-
-    def measure(self) -> None:
-        """Time and size a sample of messages from now on (after any other wrapper of
-        ``on_message`` is installed: the sampler swaps the outermost entry point)."""
-
-        def install(entry: Callable[[Connection, int, bytes], None]) -> None:
-            self.on_message = entry
-
-        self.sampler = Sampler(self.stats, self.on_message, install, self.messages_in)
-        self.sampler.start(self.loop)
 
     def bytes_in(self) -> int:
         """Payload bytes received so far (with metrics on): exact up to 1,000 messages a
@@ -257,7 +254,7 @@ class Node:
 
     def ping(self, conn: Connection, payload: bytes) -> None:
         """A client's ping: the pong is queued like any frame (bounded, in order)."""
-        allowed = self._ping_allowed
+        allowed = self._admit
         if allowed is not None and not allowed(conn):
             return
         self.outbox.send(conn, encode_frame(Opcode.PONG, payload))

@@ -21,7 +21,6 @@ from typing import Any
 
 from .connection import Connection
 
-Deliver = Callable[[Connection, int, bytes], None]
 #: Seconds a user's bucket may sit unused before it is forgotten (it would be full anyway).
 USER_IDLE = 60.0
 
@@ -67,12 +66,12 @@ class MessageRateLimit:
         self.on_flood = on_flood
         #: user -> [tokens, last update]
         self.users: dict[Any, list[float]] = {}
-        #: ``admit(conn)``: True when ``conn`` may send one more message (a ping, say); a
-        #: refusal is answered and counted as for any message. Set by :meth:`guard`.
-        self.admit: Callable[[Connection], bool] = lambda conn: True
+        #: ``admit(conn)``: True when ``conn`` may send one more message (or ping); a
+        #: refusal is answered and counted (pipeline stage "limits").
+        self.admit: Callable[[Connection], bool] = self._admission()
 
-    def guard(self, deliver: Deliver) -> Deliver:
-        """``deliver`` behind the limits."""
+    def _admission(self) -> Callable[[Connection], bool]:
+        """The ``admit`` check, with the settings bound into one closure (the hot path)."""
         rate, burst, strikes_max = self.rate, self.burst, self.flood_strikes
         user_rate, user_burst = self.user_rate, self.user_burst
         on_refused, on_flood = self.on_refused, self.on_flood
@@ -116,12 +115,7 @@ class MessageRateLimit:
                     return False
             return True
 
-        def limited(conn: Connection, opcode: int, payload: bytes) -> None:
-            if admit(conn):
-                deliver(conn, opcode, payload)
-
-        self.admit = admit
-        return limited
+        return admit
 
     def _user_tokens(self, user: Any, now: float, sweep: list[float]) -> float:
         """Refill ``user``'s bucket and take a token if there is one; the tokens it had."""

@@ -1,4 +1,4 @@
-"""Routes decoded envelopes to handlers by ``type``, and turns bad input into error frames."""
+"""Routes decoded envelopes to handlers by ``type``, and turns failed requests into error frames."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
 from typing import Any
 
-import msgspec
 import structlog
 
-from ..errors import BrokerUnavailable, EnvelopeError, RequestError
+from ..errors import BrokerUnavailable, RequestError
 from ..protocol.codes import ErrorCode
 from ..protocol.envelope import Envelope
-from ..protocol.frames import Opcode
 from .connection import Connection
 from .eager import Started, finish, start_eagerly
 from .hub import Hub
@@ -111,33 +109,14 @@ class Router:
     def remove(self, message_type: str) -> None:
         self.routes.pop(message_type, None)
 
-    def on_message(self, conn: Connection, opcode: int, payload: bytes) -> None:
-        """One complete message: decoded by the connection's codec and dispatched."""
-        wire = conn.wire
-        if opcode != wire.opcode:
-            self._invalid(conn, payload)
-            self._wrong_opcode(conn)
-            return
-        received = self.received
-        try:
-            envelope = wire.decode(payload)
-        except msgspec.DecodeError:
-            self._invalid(conn, payload)
-            self.hub.send_error(conn, *_explained(wire.codec.explain(payload)))
-            return
-        except EnvelopeError as exc:
-            self._invalid(conn, payload)
-            self.hub.send_error(conn, *_explained(exc))
-            return
-        except RecursionError:
-            self._invalid(conn, payload)
-            self._too_deep(conn)
-            return
+    def route(self, conn: Connection, envelope: Envelope) -> None:
+        """Stage 4 of the pipeline: hand a decoded message to its route's handler."""
         kind = envelope.type
         handler = self.routes.get(kind)
         if handler is None:
             handler = self.routes.get(DEFAULT_ROUTE)
             kind = UNKNOWN if handler is None else DEFAULT_ROUTE
+        received = self.received
         if received is not None:
             conn.messages_in += 1
             if handler is not self.counts_itself:
@@ -148,15 +127,12 @@ class Router:
         if handler is None:
             self._unknown(conn, envelope)
             return
-        self._call(conn, handler, envelope)
+        try:
+            handler(conn, envelope)
+        except Exception as exc:
+            self.failed(conn, envelope, exc)
 
-    def _invalid(self, conn: Connection, payload: bytes) -> None:
-        received = self.received
-        if received is not None:
-            received[INVALID] = received.get(INVALID, 0) + 1
-            conn.messages_in += 1
-
-    def _too_deep(self, conn: Connection, request_id: Any = None) -> None:
+    def too_deep(self, conn: Connection, request_id: Any = None) -> None:
         """Nesting deeper than the decoder will follow: bad input like any other."""
         log.info("message_too_deep", connection_id=conn.id, user=conn.user)
         self.hub.send_error(conn, ErrorCode.INVALID_MESSAGE_FORMAT, TOO_DEEP, request_id)
@@ -190,7 +166,7 @@ class Router:
             self.hub.send_error(conn, ErrorCode.UNAVAILABLE, BROKER_DOWN, envelope.id)
             return
         if isinstance(exc, RecursionError):  # a handler decoding data nested too deeply
-            self._too_deep(conn, envelope.id)
+            self.too_deep(conn, envelope.id)
             return
         log.error(
             "handler_failed",
@@ -247,19 +223,6 @@ class Router:
         if started is not None:
             conn.lane = deque()
             self.spawn(self.run_lane(conn, msg, started))
-
-    def _wrong_opcode(self, conn: Connection) -> None:
-        """Each codec carries one frame type: the other is answered with an error."""
-        codec = conn.wire.codec
-        if codec.opcode == Opcode.TEXT.value:
-            message = (
-                f"binary messages are not accepted on the {codec.name} protocol; send JSON text"
-            )
-        else:
-            message = (
-                f"text messages are not accepted on the {codec.name} protocol; send binary frames"
-            )
-        self.hub.send_error(conn, ErrorCode.INVALID_MESSAGE_FORMAT, message)
 
 
 class _AppRoute:
@@ -340,10 +303,6 @@ class _SerialRoute:
 
     def __call__(self, conn: Connection, msg: Envelope) -> None:
         self.router.start_serial(conn, msg, self.handler)
-
-
-def _explained(exc: EnvelopeError) -> tuple[ErrorCode, str, Any]:
-    return exc.code, exc.message, exc.request_id
 
 
 def _denials_repeated(connection_id: Hashable, repeated: int) -> None:

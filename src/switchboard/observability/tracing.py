@@ -29,10 +29,10 @@ from ..broker.base import BrokerHandler, Dispatch, Publication
 
 if TYPE_CHECKING:
     from ..core.connection import Connection
+    from ..protocol.envelope import Envelope
 
 log = structlog.get_logger("switchboard.tracing")
 
-Deliver = Callable[["Connection", int, bytes], None]
 _PROPAGATOR = TraceContextTextMapPropagator()
 #: Close codes that end a connection normally (anything else marks its span as an error).
 _NORMAL_CLOSES = frozenset({1000, 1001})
@@ -88,47 +88,14 @@ class Tracing:
 
     # --- messages ------------------------------------------------------------------------------
 
-    def messages(self, deliver: Deliver, errors: dict[str, int]) -> Deliver:
-        """Wrap the node's message entry point: one span around each message's handling.
+    def messages(self, errors: dict[str, int]) -> _TracedMessages:
+        """The pipeline's tracing stage: one span around each message's handling.
 
-        The outcome is ``error`` when handling it sent an error frame, else ``ok`` (work
-        a handler awaits later is not part of the span, but inherits its context).
+        The outcome is ``error`` when handling it sent an error frame (``errors`` counts
+        them by code), else ``ok`` (work a handler awaits later is not part of the span,
+        but inherits its context).
         """
-        tracer = self.tracer
-        connections = self._connections
-
-        def traced(conn: Connection, opcode: int, payload: bytes) -> None:
-            envelope = _peek(conn, payload)
-            attributes: dict[str, Any] = {
-                "switchboard.connection_id": conn.id,
-                "switchboard.message.size": len(payload),
-            }
-            parent = None
-            links: list[Link] = []
-            own = connections.get(conn)
-            if envelope is not None:
-                attributes["switchboard.message.type"] = envelope.type[:64]
-                if envelope.channel:
-                    attributes["switchboard.channel"] = envelope.channel
-                parent = remote_parent(envelope.traceparent)
-            if parent is not None:
-                if own is not None:
-                    links.append(Link(own.get_span_context()))
-            elif own is not None:
-                parent = trace.set_span_in_context(own)
-            before = sum(errors.values())
-            with tracer.start_as_current_span(
-                "switchboard.message",
-                context=parent,
-                kind=SpanKind.SERVER,
-                attributes=attributes,
-                links=links,
-            ) as span:
-                deliver(conn, opcode, payload)
-                outcome = "ok" if sum(errors.values()) == before else "error"
-                span.set_attribute("switchboard.outcome", outcome)
-
-        return traced
+        return _TracedMessages(self, errors)
 
     # --- deliveries and API calls --------------------------------------------------------------
 
@@ -177,12 +144,54 @@ class _TracedDeliveries:
         return self.handler.on_dispatch(dispatch)
 
 
-def _peek(conn: Connection, payload: bytes) -> Any:
-    """The envelope, decoded once more for the span's attributes (None if it is invalid)."""
-    try:
-        return conn.wire.decode(payload)
-    except Exception:
-        return None
+class _TracedMessages:
+    """A :class:`~switchboard.core.pipeline.MessageTracer`: the envelope the pipeline
+    decoded gives the span its type, channel and parent (nothing is decoded again)."""
+
+    __slots__ = ("connections", "errors", "tracer")
+
+    def __init__(self, tracing: Tracing, errors: dict[str, int]) -> None:
+        self.tracer = tracing.tracer
+        self.connections = tracing._connections
+        self.errors = errors
+
+    def message(
+        self,
+        conn: Connection,
+        size: int,
+        envelope: Envelope | None,
+        route: Callable[[Connection, Envelope], None],
+    ) -> None:
+        attributes: dict[str, Any] = {
+            "switchboard.connection_id": conn.id,
+            "switchboard.message.size": size,
+        }
+        parent = None
+        links: list[Link] = []
+        own = self.connections.get(conn)
+        if envelope is not None:
+            attributes["switchboard.message.type"] = envelope.type[:64]
+            if envelope.channel:
+                attributes["switchboard.channel"] = envelope.channel
+            parent = remote_parent(envelope.traceparent)
+        if parent is not None:
+            if own is not None:
+                links.append(Link(own.get_span_context()))
+        elif own is not None:
+            parent = trace.set_span_in_context(own)
+        errors = self.errors
+        before = sum(errors.values())
+        with self.tracer.start_as_current_span(
+            "switchboard.message",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            links=links,
+        ) as span:
+            if envelope is not None:
+                route(conn, envelope)
+            failed = envelope is None or sum(errors.values()) != before
+            span.set_attribute("switchboard.outcome", "error" if failed else "ok")
 
 
 def configure_sdk(endpoint: str | None, node_id: str) -> trace.TracerProvider | None:
