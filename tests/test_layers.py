@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "admin": 5,
     "app": 6,
     "wiring": 6,
+    "parts": 6,
 }
 TOP = 7  # cli, __main__, the package's __init__, anything else at the top
 

@@ -17,6 +17,7 @@ from .broker.memory import MemoryBroker
 from .config import Settings
 from .core.channels import ChannelOptions
 from .core.hooks import ConnectHook, DisconnectHook
+from .core.lifecycle import NodeLifecycle, NodeState, Part, Parts
 from .core.measured_broker import MeasuredBroker
 from .core.node import Node
 from .core.router import RouteHandler, Router
@@ -24,24 +25,19 @@ from .core.stats import Stats
 from .observability.metrics import build_registry
 from .observability.monitor import Monitor
 from .observability.tracing import Tracing, configure_sdk
-from .protocol.codes import CloseCode
+from .parts import AdminPort, Listener, call, nothing, then
 from .protocol.envelope import encode
 from .security.acl import ChannelAccess
+from .security.gate import HandshakeGate
 from .security.jwks import JwksKeys
 from .security.limits import address_of
 from .security.refresh import install_refresh
 from .security.tls import TlsCertificates
-from .transport.handshake import HandshakeState, UpgradeHandler
-from .transport.listener import ListenerLimits
-from .transport.server import listen
 from .version import __version__
 from .wiring import (
-    admin_connections,
-    codecs,
+    build_node,
     connection_capacity,
-    deflate,
     handshake_gate,
-    handshakes_in_flight,
     has_channel_permissions,
     thresholds,
 )
@@ -50,7 +46,6 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
     from prometheus_client import CollectorRegistry
 
-    from .admin.server import AdminServer
 
 log = structlog.get_logger("switchboard.app")
 
@@ -92,8 +87,10 @@ class App:
         #: Where publications, history and presence live: the embedded in-memory broker.
         self.broker: Broker = MemoryBroker(max_history_bytes=self.settings.history_max_bytes)
         self._namespace_cache: dict[str, ChannelOptions] = {}
-        self._server: asyncio.Server | None = None
-        self._handshake = HandshakeState()
+        self._listener: Listener | None = None
+        #: STARTING, READY, DRAINING, STOPPED: what ``/ready`` and the drain read.
+        self.lifecycle = NodeLifecycle()
+        self._parts = Parts([])
         self._stopping: asyncio.Event | None = None
         self.version = __version__
         #: Loop time the server started serving.
@@ -108,7 +105,7 @@ class App:
         #: exporter when ``otlp_endpoint`` is set). Set it before ``start()``.
         self.tracer_provider: TracerProvider | None = None
         self._own_provider: Any = None
-        self._admin: AdminServer | None = None
+        self._admin: AdminPort | None = None
 
     # --- the route table -----------------------------------------------------------------------
 
@@ -216,67 +213,67 @@ class App:
     @property
     def port(self) -> int:
         """The bound TCP port (useful with ``port=0``)."""
-        if self._server is None:
+        if self._listener is None:
             raise RuntimeError("server not started")
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._listener.port
 
     @property
     def draining(self) -> bool:
-        return self._handshake.draining
+        return self.lifecycle.draining
 
     async def start(self) -> None:
-        """Bind the port and start serving; returns once connections are accepted."""
+        """Bind the ports and start serving; returns once connections are accepted."""
         s = self.settings
-        loop = asyncio.get_running_loop()
+        if self.lifecycle.state is not NodeState.STARTING:
+            raise RuntimeError("an App starts once; make a new one to serve again")
         if s.tls_cert is not None and s.tls_key is not None:
             self.tls = TlsCertificates(s.tls_cert, s.tls_key)
         stats = Stats()
         if s.tracing:
             self.tracing = self._start_tracing()
-        node = Node(
-            loop,
-            node_id=s.node_id,
-            ping_interval=s.ping_interval,
-            ping_timeout=s.ping_timeout,
-            send_queue_limit=s.send_queue_limit,
-            slow_consumer_policy=s.slow_consumer_policy,
-            broker=MeasuredBroker(self.broker, stats),
-            channel_options=self._channel_options,
-            max_subscriptions=s.max_subscriptions,
-            channel_create_rate=s.channel_create_rate,
-            channel_create_burst=s.channel_create_burst,
-            raw_echo=s.raw_echo,
-            message_rate=s.message_rate,
-            message_burst=s.message_burst,
-            flood_strikes=s.flood_strikes,
-            flood_window=s.flood_window,
-            user_message_rate=s.user_message_rate,
-            user_message_burst=s.user_message_burst,
-            metrics=s.metrics,
-            stats=stats,
-            tracer=None if self.tracing is None else self.tracing.messages(stats.errors),
-        )
+        tracer = None if self.tracing is None else self.tracing.messages(stats.errors)
+        broker = MeasuredBroker(self.broker, stats)
+        node = build_node(s, broker, self._channel_options, stats, tracer)
         node.observer = self.tracing
-        if s.admin:  # first: a port in use fails the start before anything else runs
-            await self._start_admin()
-        try:
-            await self._start_serving(node)
-        except BaseException:
-            if self._admin is not None:
-                await self._admin.stop()
-                self._admin = None
-            raise
-
-    async def _start_serving(self, node: Node) -> None:
-        """Everything after the node and the admin port: gate, routes, listener, monitor."""
-        s = self.settings
         gate = handshake_gate(s)
+        self._install(node, gate)
+        capacity, open_files = connection_capacity(s)
+        if capacity < s.max_connections:  # set explicitly, above what the process can hold
+            log.warning(
+                "max_connections_lowered",
+                max_connections=capacity,
+                configured=s.max_connections,
+                open_file_limit=open_files,
+                fd_reserve=s.fd_reserve,
+            )
+        self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
+        self._parts = Parts(self._parts_of(node, gate, capacity))
+        try:
+            await self._parts.start()
+        except BaseException:
+            self.lifecycle.enter(NodeState.STOPPED)
+            raise
+        self.node = node
+        self.started_at = time.monotonic()
+        self.metrics_registry = build_registry(node, self.version, self.monitor, capacity)
+        self.lifecycle.enter(NodeState.READY)
+        log.info(
+            "server_started",
+            host=s.host,
+            port=self.port,
+            path=s.path,
+            raw_echo=s.raw_echo,
+            max_connections=capacity,
+            open_file_limit=open_files,
+            pipeline=node.pipeline.stages,
+        )
+
+    def _install(self, node: Node, gate: HandshakeGate) -> None:
+        """The app's routes and hooks, and the security settings that reach into the node."""
+        s = self.settings
         if gate.auth is not None:  # a built-in route: the app may replace or remove it
             install_refresh(node.router, node.hub, node.expiry, gate.auth)
             self._jwks = gate.auth.jwks
-            if self._jwks is not None:
-                await self._jwks.fetch()  # before the first handshake; failures are logged
-                self._jwks.start()
         if has_channel_permissions(s):
             access = ChannelAccess(self.settings.namespace, gate.auth)
             node.channels.access = access.check
@@ -292,60 +289,29 @@ class App:
             options.install(node.router, message_type, route_handler)
         node.connect_hook = self._connect_hook
         node.disconnect_hook = self._disconnect_hook
-        capacity, open_files = connection_capacity(s)
-        if capacity < s.max_connections:  # set explicitly, above what the process can hold
-            log.warning(
-                "max_connections_lowered",
-                max_connections=capacity,
-                configured=s.max_connections,
-                open_file_limit=open_files,
-                fd_reserve=s.fd_reserve,
-            )
-        upgrades = UpgradeHandler(
-            node,
-            self._handshake,
-            path=s.path,
-            max_connections=capacity,
-            max_header_size=s.max_header_size,
-            limits=ListenerLimits(s.max_message_size, s.write_high_water, s.close_timeout),
-            codecs=codecs(s),
-            deflate=deflate(s),
-            unsupported_subprotocol=s.unsupported_subprotocol,
-            gate=gate,
-            warn_interval=s.warn_interval,
-        )
-        self._server = await listen(
-            upgrades,
-            s.host,
-            s.port,
-            handshake_timeout=s.handshake_timeout,
-            max_frame_size=s.max_message_size,
-            read_buffer_size=s.read_buffer_size,
-            ssl=None if self.tls is None else self.tls.context,
-            max_handshakes=handshakes_in_flight(s),
-        )
+
+    def _parts_of(self, node: Node, gate: HandshakeGate, capacity: int) -> list[Part]:
+        """The node's parts in start order; they stop in the reverse order, so the drain
+        (the listener's stop) comes first and the broker and tracing go last."""
         handler: BrokerHandler = node.dispatches
         if self.tracing is not None:
             handler = self.tracing.deliveries(node.dispatches)
-        await node.broker.start(handler)
-        self.node = node
-        self.started_at = time.monotonic()
-        node.heartbeat.start()
-        if node.sampler is not None:
-            node.sampler.start(node.loop)
-        self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
-        self.monitor.start()
-        self.metrics_registry = build_registry(node, self.version, self.monitor, capacity)
-        log.info(
-            "server_started",
-            host=s.host,
-            port=self.port,
-            path=s.path,
-            raw_echo=s.raw_echo,
-            max_connections=capacity,
-            open_file_limit=open_files,
-            pipeline=node.pipeline.stages,
-        )
+        tls = None if self.tls is None else self.tls.context
+        self._listener = Listener(node, self.lifecycle, self.settings, gate, capacity, tls)
+        parts = [
+            Part("tracing", nothing, self._stop_tracing),
+            Part("broker", lambda: node.broker.start(handler), node.broker.close),
+        ]
+        if self.settings.admin:
+            self._admin = AdminPort(self, self.settings)
+            parts.append(Part("admin", self._admin.start, self._admin.stop))
+        assert self.monitor is not None
+        parts.append(Part("monitor", call(self.monitor.start), self.monitor.stop))
+        if self._jwks is not None:  # fetched before the first handshake; failures are logged
+            parts.append(Part("jwks", then(self._jwks.fetch, self._jwks.start), self._jwks.stop))
+        parts.append(Part("timers", call(node.start_timers), call(node.stop_timers)))
+        parts.append(Part("listener", self._listener.start, self._listener.stop))
+        return parts
 
     def _start_tracing(self) -> Tracing:
         provider = self.tracer_provider
@@ -355,25 +321,6 @@ class App:
             )
         return Tracing(provider, self.version)
 
-    async def _start_admin(self) -> None:
-        from .admin.api import create_admin_app  # FastAPI loads only when the admin port is on
-        from .admin.server import AdminServer
-
-        s = self.settings
-        self._admin = AdminServer(
-            create_admin_app(self),
-            s.admin_host,
-            s.admin_port,
-            max_connections=admin_connections(s),
-        )
-        await self._admin.start()
-        log.info(
-            "admin_started",
-            host=s.admin_host,
-            port=self._admin.port,
-            api=s.api_key is not None or s.admin_insecure,
-        )
-
     @property
     def admin_port(self) -> int:
         """The control plane's bound port (useful with ``admin_port=0``)."""
@@ -382,37 +329,24 @@ class App:
         return self._admin.port
 
     async def shutdown(self) -> None:
-        """Drain: refuse new upgrades (``/ready`` -> 503), close everyone with 1001, wait, stop."""
-        node, server = self.node, self._server
-        if node is None or server is None or self._handshake.draining:
+        """Drain: refuse new upgrades (``/ready`` -> 503), close everyone with 1001, wait, stop
+        every part in the reverse of the order they started."""
+        node = self.node
+        if node is None or self.lifecycle.state is not NodeState.READY:
             return
-        self._handshake.draining = True
-        node.heartbeat.stop()
-        if node.sampler is not None:
-            node.sampler.stop()
-        closing = node.close_all(CloseCode.GOING_AWAY, "server shutting down")
-        log.info("drain_started", connections=closing, drain_timeout=self.settings.drain_timeout)
-        await node.wait_all_closed(self.settings.drain_timeout)
-        left = node.registry.snapshot()
-        for conn in left:
-            conn.transport.abort()
-        server.close()
-        if self._jwks is not None:
-            await self._jwks.stop()
-        await asyncio.sleep(0)  # let aborted transports report their disconnects
-        if self.monitor is not None:
-            await self.monitor.stop()  # ends the dashboard streams
-        if self._admin is not None:  # up until now: /ready said 503 throughout the drain
-            await self._admin.stop()
-            self._admin = None
-        await node.broker.close()
+        self.lifecycle.enter(NodeState.DRAINING)
+        await self._parts.stop()
+        self.lifecycle.enter(NodeState.STOPPED)
+        aborted = 0 if self._listener is None else self._listener.aborted
+        log.info("server_stopped", aborted=aborted, connections_total=node.connections_total)
+
+    async def _stop_tracing(self) -> None:
         if self.tracing is not None:
             self.tracing.end_all()  # connections aborted at the drain timeout
         if self._own_provider is not None:
             # Flushes batched spans over the network: off the loop, which is still ours.
             await asyncio.to_thread(self._own_provider.shutdown)
             self._own_provider = None
-        log.info("server_stopped", aborted=len(left), connections_total=node.connections_total)
 
     async def serve_until_signal(self) -> None:
         """Serve until SIGTERM or SIGINT, then drain and return."""

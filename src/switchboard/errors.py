@@ -10,6 +10,7 @@
     │   └── AuthError                no or a bad credential: HTTP 401/403, or close 4401/4403
     ├── Reject                       the application refuses a connection (``on_connect``)
     ├── BrokerUnavailable            the broker cannot be reached: ``UNAVAILABLE``, retryable
+    ├── LifecycleError               a state change its table forbids: a bug, not a client's doing
     └── ApiError                     a control-plane answer: HTTP status and code (admin/errors.py)
 
 ``error_code`` is the ``code`` of the ``error`` frame a request gets (None: the connection
@@ -28,6 +29,7 @@ __all__ = [
     "BrokerUnavailable",
     "ClientError",
     "EnvelopeError",
+    "LifecycleError",
     "ProtocolViolation",
     "Reject",
     "RequestError",
@@ -121,3 +123,8 @@ class BrokerUnavailable(SwitchboardError):
     """The broker cannot be reached; what was asked did not happen (the client may retry)."""
 
     error_code = ErrorCode.UNAVAILABLE
+
+
+class LifecycleError(SwitchboardError):
+    """A connection or node state change that ``core/lifecycle.py``'s tables do not allow:
+    a bug in Switchboard, never a client's doing."""

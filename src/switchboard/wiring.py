@@ -1,10 +1,17 @@
-"""Building the node's security, codec and compression parts from the settings."""
+"""Building the node and its security, codec and compression parts from the settings."""
 
 from __future__ import annotations
 
+import asyncio
 import resource
+from collections.abc import Callable
 
+from .broker.base import Broker
 from .config import Settings
+from .core.channels import ChannelOptions
+from .core.node import Node
+from .core.pipeline import MessageTracer
+from .core.stats import Stats
 from .observability.monitor import Thresholds
 from .protocol.codecs import Codec
 from .protocol.deflate import Deflate, DeflateSettings
@@ -133,3 +140,36 @@ def admin_connections(s: Settings) -> int:
 def handshakes_in_flight(s: Settings) -> int:
     """WebSocket handshakes under way at most (each holds a descriptor no count sees yet)."""
     return max(16, s.fd_reserve // 4)
+
+
+def build_node(
+    s: Settings,
+    broker: Broker,
+    channel_options: Callable[[str], ChannelOptions],
+    stats: Stats,
+    tracer: MessageTracer | None,
+) -> Node:
+    """The node on the running loop, with the settings that shape it."""
+    return Node(
+        asyncio.get_running_loop(),
+        node_id=s.node_id,
+        ping_interval=s.ping_interval,
+        ping_timeout=s.ping_timeout,
+        send_queue_limit=s.send_queue_limit,
+        slow_consumer_policy=s.slow_consumer_policy,
+        broker=broker,
+        channel_options=channel_options,
+        max_subscriptions=s.max_subscriptions,
+        channel_create_rate=s.channel_create_rate,
+        channel_create_burst=s.channel_create_burst,
+        raw_echo=s.raw_echo,
+        message_rate=s.message_rate,
+        message_burst=s.message_burst,
+        flood_strikes=s.flood_strikes,
+        flood_window=s.flood_window,
+        user_message_rate=s.user_message_rate,
+        user_message_burst=s.user_message_burst,
+        metrics=s.metrics,
+        stats=stats,
+        tracer=tracer,
+    )

@@ -58,6 +58,7 @@ async def test_connection_log_lines_carry_id_address_duration_and_code(
     assert {r["event"] for r in server.records()} == {
         "admin_started",
         "server_started",
+        "node_state",  # starting -> ready
         "connection_accepted",  # the audit event (its own file with --audit-log)
         "connection_opened",
         "connection_closed",

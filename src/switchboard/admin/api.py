@@ -8,6 +8,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
+from ..core.lifecycle import NodeState
 from .errors import install_error_handlers
 from .guard import ApiGuard
 from .hosts import HostCheck, HostPolicy
@@ -58,11 +59,11 @@ def create_admin_app(view: NodeView) -> FastAPI:
         responses={503: {"description": "Not ready: starting or draining."}},
     )
     async def ready() -> Any:
-        if view.node is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
-        if view.draining:
-            return JSONResponse({"status": "draining"}, status_code=503)
-        return {"status": "ready"}
+        state = view.lifecycle.state
+        if state is NodeState.READY:
+            return {"status": "ready"}
+        status = "starting" if state is NodeState.STARTING else "draining"
+        return JSONResponse({"status": status}, status_code=503)
 
     @api.get(
         "/metrics",

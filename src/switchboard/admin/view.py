@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..core.channels import Channels
     from ..core.connection import Connection
+    from ..core.lifecycle import NodeLifecycle
     from ..core.outbox import Outbox
     from ..core.registry import Registry
     from ..core.stats import Stats
@@ -72,6 +73,11 @@ class NodeView(Protocol):
 
     @property
     def draining(self) -> bool: ...
+
+    @property
+    def lifecycle(self) -> NodeLifecycle:
+        """The node's state (STARTING, READY, DRAINING, STOPPED): what ``/ready`` reads."""
+        ...
 
     @property
     def port(self) -> int:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from ..protocol.assembler import MessageAssembler
 from ..protocol.wire import PLAIN_JSON, Wire
+from .lifecycle import PHASES, Phase, check
 
 _NO_ROLES: frozenset[str] = frozenset()
 
@@ -43,7 +44,6 @@ class Connection:
         "backlog",
         "bytes_out",
         "closing",
-        "connected_at",
         "id",
         "lane",
         "messages_in",
@@ -52,6 +52,7 @@ class Connection:
         "paused",
         "pending",
         "pending_bytes",
+        "phase",
         "ping_sent_at",
         "rate_stamp",
         "rate_strikes",
@@ -76,9 +77,8 @@ class Connection:
         self.wire = wire
         self.transport = transport
         self.remote = remote
-        #: Loop (monotonic) time of the upgrade; ``connected_at`` is the same moment as Unix time.
+        #: Monotonic time of the upgrade; ``connected_at`` is the same moment as Unix time.
         self.opened_at = opened_at
-        self.connected_at = time.time()
         #: Who this is, once something (an ``on_connect`` hook, authentication) says so.
         self.user: Any = None
         #: Roles that routes declared with ``roles=`` require one of.
@@ -86,7 +86,9 @@ class Connection:
         self._state: dict[str, Any] | None = None
         #: Requests waiting behind a channel operation in flight, so replies keep their order.
         self.lane: deque[tuple[Any, Any]] | None = None
-        #: True once greeted (after ``on_connect``, if any, let it in).
+        #: Where it is in its life (``core/lifecycle.py``); changed by :meth:`enter` only.
+        self.phase = Phase.OPENING
+        #: True once greeted (it reached OPEN): read on hot paths, so a slot, kept by ``enter``.
         self.accepted = False
         #: Messages that arrived while an async ``on_connect`` hook was still deciding.
         self.backlog: list[tuple[int, bytes]] | None = None
@@ -95,7 +97,7 @@ class Connection:
         self.pending_bytes = 0
         #: True while the socket's write buffer is above its high-water mark.
         self.paused = False
-        #: True once a close was started: nothing more is queued for this connection.
+        #: True from CLOSING on: nothing more is queued (kept by :meth:`enter`, like ``accepted``).
         self.closing = False
         #: Loop time of the unanswered heartbeat ping, 0.0 when none is outstanding.
         self.ping_sent_at = 0.0
@@ -112,6 +114,21 @@ class Connection:
         self.bytes_out = 0
         #: Created only while a fragmented message is being received.
         self.assembler: MessageAssembler | None = None
+
+    def enter(self, phase: Phase) -> None:
+        """Move to ``phase``; a transition the table in ``core/lifecycle.py`` lacks raises."""
+        check(PHASES, self.phase, phase)
+        self.phase = phase
+        if phase is Phase.OPEN:
+            self.accepted = True
+        elif phase >= Phase.CLOSING:
+            self.closing = True
+
+    @property
+    def connected_at(self) -> float:
+        """Unix time of the upgrade (derived from ``opened_at``: one slot fewer per idle
+        connection; off only by clock adjustments made since)."""
+        return time.time() - (time.monotonic() - self.opened_at)
 
     @property
     def state(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from .handlers import install_builtin_routes
 from .heartbeat import Heartbeat
 from .hooks import MAX_BACKLOG, ConnectHook, ConnectionObserver, DisconnectHook
 from .hub import Hub
+from .lifecycle import Phase
 from .outbox import Outbox, SlowConsumerPolicy
 from .pipeline import MessageTracer, Pipeline
 from .ratelimit import MessageRateLimit
@@ -137,6 +138,17 @@ class Node:
         self._emptied: asyncio.Event | None = None
         self.connections_total = 0
 
+    def start_timers(self) -> None:
+        """Heartbeat rounds and the metrics sample windows."""
+        self.heartbeat.start()
+        if self.sampler is not None:
+            self.sampler.start(self.loop)
+
+    def stop_timers(self) -> None:
+        self.heartbeat.stop()
+        if self.sampler is not None:
+            self.sampler.stop()
+
     def bytes_in(self) -> int:
         """Payload bytes received so far (with metrics on): exact up to 1,000 messages a
         second, estimated from the sampled sizes above that (see ``core/sampler.py``)."""
@@ -235,7 +247,7 @@ class Node:
             self.on_message(conn, opcode, payload)
 
     def _greet(self, conn: Connection) -> None:
-        conn.accepted = True
+        conn.enter(Phase.OPEN)
         self.registry.index_user(conn)
         if not self.raw_echo:
             welcome = Welcome(
@@ -278,12 +290,14 @@ class Node:
             self.outbox.flush(conn)
         else:
             self.outbox.discard(conn)
-        conn.closing = True
+        conn.enter(Phase.CLOSING)
         conn.transport.close(code, reason, fail=fail)
 
     def closed(self, conn: Connection, code: int, reason: str, by: str) -> None:
         """The socket is gone: forget the connection."""
-        conn.closing = True
+        if conn.phase is Phase.CLOSED:
+            return
+        conn.enter(Phase.CLOSED)
         conn.backlog = None
         self.expiry.cancel(conn)
         self.registry.remove(conn)

@@ -18,6 +18,7 @@ import structlog
 from multidict import CIMultiDict
 from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
 
+from ..core.lifecycle import NodeLifecycle
 from ..core.node import Node
 from ..core.stats import bump
 from ..observability.throttle import Throttle
@@ -40,22 +41,13 @@ _VERSION_HINT = {**_JSON, "Sec-WebSocket-Version": WEBSOCKET_VERSION}
 _INTERNAL_ERROR = b'{"error":"internal error"}'
 
 
-class HandshakeState:
-    """What the upgrade handler needs to know that changes while the server runs."""
-
-    __slots__ = ("draining",)
-
-    def __init__(self) -> None:
-        self.draining = False
-
-
 class UpgradeHandler:
     """The picows listener factory: one call per incoming HTTP request."""
 
     def __init__(
         self,
         node: Node,
-        state: HandshakeState,
+        lifecycle: NodeLifecycle,
         *,
         path: str,
         max_connections: int,
@@ -68,7 +60,8 @@ class UpgradeHandler:
         warn_interval: float = 1.0,
     ) -> None:
         self.node = node
-        self.state = state
+        #: The node's state: from DRAINING on, upgrades are refused (503).
+        self.lifecycle = lifecycle
         self.path = path.encode()
         self.max_connections = max_connections
         self.max_header_size = max_header_size
@@ -99,7 +92,7 @@ class UpgradeHandler:
         if path == b"/health":
             return _respond_ok(b'{"status":"ok"}')
         if path == b"/ready":
-            if self.state.draining:
+            if self.lifecycle.draining:
                 return _respond_error(503, b'{"status":"draining"}')
             return _respond_ok(b'{"status":"ready"}')
         if path != self.path:
@@ -110,7 +103,7 @@ class UpgradeHandler:
         malformed = self._check_upgrade_headers(headers)
         if malformed is not None:
             return malformed
-        if self.state.draining:
+        if self.lifecycle.draining:
             return self._reject(503, "server is shutting down", "draining")
         open_now = len(self.node.registry)
         if open_now >= self.max_connections:

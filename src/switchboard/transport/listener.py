@@ -16,6 +16,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from ..core.connection import Connection
+from ..core.lifecycle import Phase
 from ..core.node import Node
 from ..errors import ProtocolViolation
 from ..protocol.assembler import MessageAssembler, check_message
@@ -310,7 +311,8 @@ class Listener(WSListener):
                 return
         if not conn.paused:
             self.node.outbox.flush(conn)
-        conn.closing = True
+        if not conn.closing:
+            conn.enter(Phase.CLOSING)
         ws.send_close(WSCloseCode(reply))
         ws.disconnect()
 

@@ -1,0 +1,161 @@
+"""The parts of a running node that bind ports: the WebSocket listener (whose stop is the
+drain) and the control plane; each has a ``start`` and a ``stop`` (``core/lifecycle.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import structlog
+
+from .config import Settings
+from .core.lifecycle import NodeLifecycle
+from .core.node import Node
+from .protocol.codes import CloseCode
+from .security.gate import HandshakeGate
+from .transport.handshake import UpgradeHandler
+from .transport.listener import ListenerLimits
+from .transport.server import listen
+from .wiring import admin_connections, codecs, deflate, handshakes_in_flight
+
+if TYPE_CHECKING:
+    import ssl
+
+    from .admin.server import AdminServer
+    from .admin.view import NodeView
+
+log = structlog.get_logger("switchboard.app")
+
+
+class Listener:
+    """The WebSocket port: ``start`` binds it; ``stop`` drains (1001 to everyone, wait up
+    to ``drain_timeout``, drop the rest) and stops listening."""
+
+    def __init__(
+        self,
+        node: Node,
+        lifecycle: NodeLifecycle,
+        settings: Settings,
+        gate: HandshakeGate,
+        capacity: int,
+        tls: ssl.SSLContext | None,
+    ) -> None:
+        self.node = node
+        self.lifecycle = lifecycle
+        self.settings = settings
+        self.gate = gate
+        self.capacity = capacity
+        self.tls = tls
+        self.server: asyncio.Server | None = None
+        #: Connections still open at the drain timeout, dropped without a close handshake.
+        self.aborted = 0
+
+    @property
+    def port(self) -> int:
+        if self.server is None:
+            raise RuntimeError("server not started")
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        s = self.settings
+        upgrades = UpgradeHandler(
+            self.node,
+            self.lifecycle,
+            path=s.path,
+            max_connections=self.capacity,
+            max_header_size=s.max_header_size,
+            limits=ListenerLimits(s.max_message_size, s.write_high_water, s.close_timeout),
+            codecs=codecs(s),
+            deflate=deflate(s),
+            unsupported_subprotocol=s.unsupported_subprotocol,
+            gate=self.gate,
+            warn_interval=s.warn_interval,
+        )
+        self.server = await listen(
+            upgrades,
+            s.host,
+            s.port,
+            handshake_timeout=s.handshake_timeout,
+            max_frame_size=s.max_message_size,
+            read_buffer_size=s.read_buffer_size,
+            ssl=self.tls,
+            max_handshakes=handshakes_in_flight(s),
+        )
+
+    async def stop(self) -> None:
+        node, drain_timeout = self.node, self.settings.drain_timeout
+        closing = node.close_all(CloseCode.GOING_AWAY, "server shutting down")
+        log.info("drain_started", connections=closing, drain_timeout=drain_timeout)
+        await node.wait_all_closed(drain_timeout)
+        left = node.registry.snapshot()
+        for conn in left:
+            conn.transport.abort()
+        self.aborted = len(left)
+        if self.server is not None:
+            self.server.close()
+        await asyncio.sleep(0)  # let aborted transports report their disconnects
+
+
+class AdminPort:
+    """The control plane's port (FastAPI loads only when it starts)."""
+
+    def __init__(self, view: NodeView, settings: Settings) -> None:
+        self.view = view
+        self.settings = settings
+        self.server: AdminServer | None = None
+
+    @property
+    def port(self) -> int:
+        if self.server is None:
+            raise RuntimeError("the admin server is not running")
+        return self.server.port
+
+    async def start(self) -> None:
+        from .admin.api import create_admin_app
+        from .admin.server import AdminServer
+
+        s = self.settings
+        self.server = AdminServer(
+            create_admin_app(self.view),
+            s.admin_host,
+            s.admin_port,
+            max_connections=admin_connections(s),
+        )
+        await self.server.start()
+        log.info(
+            "admin_started",
+            host=s.admin_host,
+            port=self.server.port,
+            api=s.api_key is not None or s.admin_insecure,
+        )
+
+    async def stop(self) -> None:
+        if self.server is not None:  # up until now: /ready said 503 throughout the drain
+            await self.server.stop()
+            self.server = None
+
+
+async def nothing() -> None:
+    """A part with nothing to do at start (or stop)."""
+
+
+def call(function: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+    """A plain call as a part's start or stop."""
+
+    async def run() -> None:
+        function()
+
+    return run
+
+
+def then(
+    first: Callable[[], Awaitable[object]], second: Callable[[], object]
+) -> Callable[[], Awaitable[None]]:
+    """Await ``first``, then call ``second``: one part's start."""
+
+    async def run() -> None:
+        await first()
+        second()
+
+    return run
