@@ -11,7 +11,7 @@ import websockets
 
 from switchboard import App, Connection, Envelope, ErrorCode, Reject, RequestError
 
-from .conftest import StartServer, recv_json, timeout, ws_url
+from .conftest import StartServer, recv_json, timeout, wait_until, ws_url
 
 
 async def test_sync_and_async_routes_reply_with_the_request_id(start_server: StartServer) -> None:
@@ -24,7 +24,7 @@ async def test_sync_and_async_routes_reply_with_the_request_id(start_server: Sta
 
     @app.route("math.slow_double")
     async def slow_double(conn: Connection, msg: Envelope) -> Any:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # slow work, so the route has to wait (what it tests)
         return msg.json() * 2
 
     @app.route("fire.and.forget")
@@ -168,9 +168,11 @@ async def test_messages_sent_before_an_async_accept_are_handled_after_welcome(
     app = App()
     gone: list[tuple[str, int]] = []
 
+    deciding = asyncio.Event()
+
     @app.on_connect
     async def connect(conn: Connection) -> None:
-        await asyncio.sleep(0.1)
+        await deciding.wait()
         conn.user = "late"
 
     @app.on_disconnect
@@ -181,12 +183,13 @@ async def test_messages_sent_before_an_async_accept_are_handled_after_welcome(
     async with websockets.connect(ws_url(app)) as ws:
         for i in range(3):
             await ws.send(json.dumps({"type": "echo", "data": i}))
+        node = app.node
+        assert node is not None
+        await wait_until(lambda: sum(len(c.backlog or ()) for c in node.registry) == 3)
+        deciding.set()
         assert (await recv_json(ws))["type"] == "welcome"
         assert [(await recv_json(ws))["data"] for _ in range(3)] == [0, 1, 2]
-    for _ in range(50):
-        if gone:
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: bool(gone))
     assert gone == [("late", 1000)]
 
 

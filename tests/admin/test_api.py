@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection
 
 from switchboard import App
 
-from ..conftest import StartServer, recv_json, timeout, ws_url
+from ..conftest import StartServer, recv_json, timeout, wait_until, ws_url
 from ..rawclient import RawClient
 
 KEY = "management-test-key"
@@ -73,7 +73,7 @@ async def test_probes_are_open_and_ready_turns_503_while_draining(
         # A client that never answers the close: the drain lasts its whole drain_timeout.
         silent = await RawClient.connect(app.port)
         shutdown = asyncio.create_task(app.shutdown())
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: app.draining)
         ready = await client.get("/ready")
         assert ready.status_code == 503
         assert ready.json() == {"status": "draining"}
@@ -175,7 +175,7 @@ async def test_send_to_a_connection_then_410_once_it_is_gone(
         "data": {"hi": [1, 2]},
     }
     await ws.close()
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: app.node is not None and app.node.registry.get(conn_id) is None)
     for method in ("POST", "GET", "DELETE"):
         gone = await client.request(
             method, f"/api/v1/connections/{conn_id}", headers=AUTH, json="late"
@@ -320,12 +320,10 @@ async def test_diagnostics_report_loop_lag_and_allocations(
     app, client = running
     assert app.monitor is not None
     # Hold the loop past the monitor's next 1 s tick: that tick fires at least 0.2 s late.
-    time.sleep(1.2)  # noqa: ASYNC251
-    for _ in range(30):
-        lag = (await client.get("/api/v1/diagnostics/loop-lag", headers=AUTH)).json()
-        if lag["max_recent_ms"] >= 150:
-            break
-        await asyncio.sleep(0.1)
+    time.sleep(1.2)  # noqa: ASYNC251 (blocking the loop is the thing under test)
+    monitor = app.monitor
+    await wait_until(lambda: any(s["loop_lag_ms"] >= 150 for s in monitor.samples))
+    lag = (await client.get("/api/v1/diagnostics/loop-lag", headers=AUTH)).json()
     assert lag["max_recent_ms"] >= 150, lag
     assert 0 <= lag["now_ms"] < 150
     report = await client.get(
@@ -424,7 +422,7 @@ async def test_pagination_edges(running: tuple[App, httpx.AsyncClient]) -> None:
     assert first["next_cursor"] == ids[0]
     by_id = {conn_id: ws for ws, conn_id in clients}
     await by_id[ids[0]].close()  # the cursor's connection goes between pages
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: app.node is not None and app.node.registry.get(ids[0]) is None)
     rest = await client.get(
         "/api/v1/connections", headers=AUTH, params={"limit": 5, "cursor": first["next_cursor"]}
     )

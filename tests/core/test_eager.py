@@ -8,6 +8,8 @@ import pytest
 
 from switchboard.core.eager import finish, start_eagerly
 
+from .fakes import next_loop_pass
+
 
 async def test_a_coroutine_that_never_waits_finishes_inside_the_call() -> None:
     done: list[str] = []
@@ -27,7 +29,7 @@ async def test_a_waiting_coroutine_continues_with_results_and_errors() -> None:
 
     async def waits() -> None:
         log.append(await first)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a bare yield: the other kind of suspension finish() follows
         try:
             await second
         except ValueError as exc:
@@ -44,7 +46,10 @@ async def test_a_waiting_coroutine_continues_with_results_and_errors() -> None:
 
 async def test_errors_after_suspension_reach_finish_and_cancel_stops_it() -> None:
     async def fails_later() -> None:
-        await asyncio.sleep(0.001)
+        loop = asyncio.get_running_loop()
+        later: asyncio.Future[None] = loop.create_future()
+        loop.call_soon(later.set_result, None)
+        await later  # a real suspension, on a future
         raise RuntimeError("late")
 
     started = start_eagerly(fails_later())
@@ -58,7 +63,8 @@ async def test_errors_after_suspension_reach_finish_and_cancel_stops_it() -> Non
     started = start_eagerly(forever())
     assert started is not None
     task = asyncio.ensure_future(finish(started))
-    await asyncio.sleep(0.01)
+    await next_loop_pass()  # the task runs and waits with the coroutine
+    assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from switchboard.core.connection import Connection
+from switchboard.core.lifecycle import Phase
 from switchboard.core.outbox import Outbox, SlowConsumerPolicy
+
+from .fakes import next_loop_pass
 
 
 class Sink:
@@ -45,7 +48,7 @@ async def test_frames_queued_in_one_pass_are_written_once_in_order() -> None:
         outbox.send(a, b"a%d" % i)
     outbox.send_many([a, b], b"both")
     assert sink_a.writes == []  # nothing is written before the loop pass ends
-    await asyncio.sleep(0)
+    await next_loop_pass()
     assert sink_a.writes == [b"a0a1a2a3a4both"]
     assert sink_b.writes == [b"both"]
 
@@ -56,10 +59,10 @@ async def test_paused_connection_keeps_frames_until_resumed() -> None:
     outbox.pause(a)
     outbox.send(a, b"1")
     outbox.send(a, b"2")
-    await asyncio.sleep(0)
+    await next_loop_pass()
     assert sink.writes == []
     outbox.resume(a)
-    await asyncio.sleep(0)
+    await next_loop_pass()
     assert sink.writes == [b"12"]
 
 
@@ -85,14 +88,14 @@ async def test_drop_oldest_discards_whole_frames_from_the_front() -> None:
     assert a.pending_bytes == 8
     assert outbox.dropped_frames == 2
     outbox.resume(a)
-    await asyncio.sleep(0)
+    await next_loop_pass()
     assert sink.writes == [b"ccccdddd"]
 
 
 async def test_closing_connection_gets_nothing_more() -> None:
     outbox, _ = make()
     a, sink = conn()
-    a.closing = True
+    a.enter(Phase.CLOSING)
     outbox.send(a, b"late")
-    await asyncio.sleep(0)
+    await next_loop_pass()
     assert sink.writes == []

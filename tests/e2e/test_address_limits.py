@@ -9,7 +9,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ..conftest import StartServer, recv_json, timeout, ws_url
+from ..conftest import StartServer, recv_json, timeout, wait_until, ws_url
 from ..security.keys import SECRET, token
 
 
@@ -29,7 +29,8 @@ async def test_concurrency_limit_then_release(start_server: StartServer) -> None
             await recv_json(ws)
         assert await status_of(url) == 429
         await held[0].close()
-        await asyncio.sleep(0.1)
+        # The server forgets the connection (and releases its slot) once its socket is gone.
+        await wait_until(lambda: app.node is not None and len(app.node.registry) == 2)
         async with websockets.connect(url) as again:  # a slot was released
             assert (await recv_json(again))["type"] == "welcome"
 

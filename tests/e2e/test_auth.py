@@ -146,8 +146,16 @@ async def test_token_expiry_closes_4410_unless_refreshed(start_server: StartServ
         assert closed.value.rcvd is not None
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4410, "token expired")
 
-    async with websockets.connect(f"{url}?token={token('eve', expires_in=2)}") as renewed:
+    first = token("eve", expires_in=2)
+    # Same user, a token that runs out no sooner: once it has closed this one, the renewed
+    # connection's first token has run out too.
+    sentinel_token = token("eve", expires_in=2)
+    async with (
+        websockets.connect(f"{url}?token={first}") as renewed,
+        websockets.connect(f"{url}?token={sentinel_token}") as sentinel,
+    ):
         await recv_json(renewed)
+        await recv_json(sentinel)
         await renewed.send(json.dumps({"type": "refresh", "token": "garbage", "id": 1}))
         assert (await recv_json(renewed))["code"] == "UNAUTHORIZED"
         other = token("mallory", expires_in=300)
@@ -156,7 +164,9 @@ async def test_token_expiry_closes_4410_unless_refreshed(start_server: StartServ
         fresh = token("eve", expires_in=300, roles=["admin"])
         await renewed.send(json.dumps({"type": "refresh", "token": fresh, "id": 3}))
         assert await recv_json(renewed) == {"type": "ack", "id": 3}
-        await asyncio.sleep(3)  # past the first token's expiry
+        with pytest.raises(ConnectionClosed) as expired:
+            await asyncio.wait_for(sentinel.recv(), timeout(6))
+        assert expired.value.rcvd is not None and expired.value.rcvd.code == 4410
         await renewed.send('{"type":"echo","data":"alive"}')
         assert (await recv_json(renewed))["data"] == "alive"
 

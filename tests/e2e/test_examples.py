@@ -46,7 +46,7 @@ async def test_the_channel_follower_loses_nothing_across_disconnects(
     for round_no in range(3):
         for i in range(10):
             await app.publish("news", {"round": round_no, "i": i})
-        await asyncio.sleep(0.05)
+        await wait_until(lambda n=round_no * 20 + 10: len(seen) >= n)  # delivered, then away
         for conn in app.node.registry.snapshot():
             await app.disconnect(conn.id, 1012, "restart")  # the follower comes back by itself
         for i in range(10, 20):

@@ -106,7 +106,7 @@ async def test_unsolicited_pongs_do_not_keep_a_client_that_never_reads_alive(
     async def keep_ponging() -> None:
         while True:  # "I am alive", without ever reading the pings; ends when cancelled
             attacker.send_frame(Opcode.PONG, b"")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # the pongs' pace is what is tested, not a wait
 
     ponging = asyncio.ensure_future(keep_ponging())
     try:
@@ -256,7 +256,7 @@ async def test_sending_just_over_the_rate_is_closed_as_a_flood(start_server: Sta
         with pytest.raises(ConnectionClosed) as closed:
             while time.monotonic() - started < timeout(10):
                 await ws.send('{"type":"echo","data":1}')
-                await asyncio.sleep(1 / 400)
+                await asyncio.sleep(1 / 400)  # the pace under test (400/s), not a wait
         await reader
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert time.monotonic() - started < timeout(5)

@@ -9,7 +9,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from ..conftest import StartServer, recv_json, timeout, ws_url
+from ..conftest import StartServer, recv_json, timeout, wait_until, ws_url
 from ..rawclient import RawClient
 
 
@@ -59,7 +59,7 @@ async def test_max_connections_refuses_with_503_and_serves_the_others(
     await clients[0].send('{"type":"echo","data":"ok"}')
     assert (await recv_json(clients[0]))["data"] == "ok"
     await clients[1].close()
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: app.node is not None and len(app.node.registry) == 2)
     async with websockets.connect(ws_url(app)) as ws:  # a slot is free again
         assert (await recv_json(ws))["type"] == "welcome"
     for ws in clients:
@@ -88,13 +88,13 @@ async def test_ready_turns_503_while_draining(start_server: StartServer) -> None
     stubborn = await RawClient.connect(app.port)
     await stubborn.recv_frame()
     drain = asyncio.create_task(app.shutdown())
-    await asyncio.sleep(0.1)
+    # The drain has begun once the close frames are out; it waits for the stubborn one.
+    close = await asyncio.wait_for(stubborn.recv_until_close(), timeout(5))
+    assert close.code == 1001
     assert await http_get(app.port, "/ready") == (503, b'{"status":"draining"}')
     assert (await http_get(app.port, "/health"))[0] == 200
     refused = await RawClient.connect(app.port)
     assert refused.status == 503
-    close = await asyncio.wait_for(stubborn.recv_until_close(), timeout(5))
-    assert close.code == 1001
     await asyncio.wait_for(drain, timeout(5))
     assert await stubborn.at_eof(timeout(5))
 

@@ -12,7 +12,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from ..conftest import ServerProcess, recv_json, timeout
+from ..conftest import ServerProcess, recv_json, wait_until
 
 Spawn = Callable[..., ServerProcess]
 
@@ -24,12 +24,8 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
 
 
 async def wait_for_file_event(path: Path, event: str) -> list[dict[str, Any]]:
-    for _ in range(100):
-        lines = read_lines(path)
-        if any(line["event"] == event for line in lines):
-            return lines
-        await asyncio.sleep(0.05 * timeout(1))
-    raise AssertionError(f"no {event!r} in {path}")
+    await wait_until(lambda: any(line["event"] == event for line in read_lines(path)))
+    return read_lines(path)
 
 
 async def test_log_file_and_error_file_get_their_lines(

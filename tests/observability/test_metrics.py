@@ -33,15 +33,17 @@ async def send(ws: Any, message: dict[str, Any]) -> dict[str, Any]:
     return await recv_json(ws)
 
 
-async def wait_for(app: App, name: str, value: float) -> dict[str, float]:
+async def wait_for(app: App, name: str, value: float, within: float = 5.0) -> dict[str, float]:
     """Scrape until ``name`` reaches ``value`` (closes are counted when the socket is gone)."""
-    samples: dict[str, float] = {}
-    for _ in range(50):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout(within)
+    while True:
         samples = await scrape(app)
         if samples.get(name) == value:
             return samples
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{name} never reached {value}: {samples.get(name)}")
+        if loop.time() > deadline:
+            raise AssertionError(f"{name} never reached {value}: {samples.get(name)}")
+        await asyncio.sleep(0.02)  # the poll interval of this wait on a condition
 
 
 async def test_counters_after_known_traffic(start_server: StartServer) -> None:

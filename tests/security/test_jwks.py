@@ -99,8 +99,9 @@ async def test_jwks_url_with_rotation(
         async with websockets.connect(f"{url}?token={rotated}"):
             pass
     assert refused.value.response.body == b'{"error":"unknown signing key"}'
-    await wait_until(lambda: handler.hits > hits)
-    await asyncio.sleep(0.1)  # the fetched document is loaded right after the response
+    keys = app._jwks  # the app's key cache
+    assert keys is not None
+    await wait_until(lambda: handler.hits > hits and len(keys) == 2)  # fetched, then loaded
     async with websockets.connect(f"{url}?token={rotated}") as ws:
         assert (await recv_json(ws))["type"] == "welcome"
 

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-import time
+import types
 
 import pytest
 
+from switchboard.security import limits as limits_module
 from switchboard.security.limits import (
     AddressLimits,
     AddressLimitSettings,
     address_of,
     trusted_proxies,
 )
+
+
+class Clock:
+    """Stands in for the module's ``time``: the tests move time instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(limits_module, "time", types.SimpleNamespace(monotonic=fake.monotonic))
+    return fake
 
 
 def test_concurrent_connections_per_address() -> None:
@@ -24,7 +42,7 @@ def test_concurrent_connections_per_address() -> None:
     assert limits.admit("1.1.1.1") is None
 
 
-def test_connection_rate_per_address() -> None:
+def test_connection_rate_per_address(clock: Clock) -> None:
     limits = AddressLimits(AddressLimitSettings(rate=2, burst=3))
     assert [limits.admit("1.1.1.1") for _ in range(4)] == [
         None,
@@ -32,11 +50,14 @@ def test_connection_rate_per_address() -> None:
         None,
         "connection rate exceeded",
     ]
-    time.sleep(0.6)  # 2/s refills one
+    clock.now += 0.4  # 2/s: not yet a whole token
+    assert limits.admit("1.1.1.1") == "connection rate exceeded"
+    clock.now += 0.2  # 0.6 s in all: one token, used at once
     assert limits.admit("1.1.1.1") is None
+    assert limits.admit("1.1.1.1") == "connection rate exceeded"
 
 
-def test_strikes_ban_then_the_ban_ends() -> None:
+def test_strikes_ban_then_the_ban_ends(clock: Clock) -> None:
     limits = AddressLimits(
         AddressLimitSettings(max_per_address=1, ban_after=3, ban_window=10, ban_duration=0.3)
     )
@@ -47,7 +68,9 @@ def test_strikes_ban_then_the_ban_ends() -> None:
     assert limits.admit("6.6.6.6") == "address banned"
     limits.strike("7.7.7.7", "message flood")
     assert not limits.banned("7.7.7.7")
-    time.sleep(0.35)
+    clock.now += 0.29
+    assert limits.banned("6.6.6.6")
+    clock.now += 0.02  # past ban_duration
     assert not limits.banned("6.6.6.6")
 
 
