@@ -37,6 +37,7 @@ from .version import __version__
 from .wiring import (
     build_node,
     connection_capacity,
+    fd_reserve,
     handshake_gate,
     has_channel_permissions,
     thresholds,
@@ -238,6 +239,8 @@ class App:
         gate = handshake_gate(s)
         self._install(node, gate)
         capacity, open_files = connection_capacity(s)
+        if fd_reserve(s, open_files) < s.fd_reserve:
+            log.warning("fd_reserve_lowered", fd_reserve=s.fd_reserve, open_file_limit=open_files)
         if capacity < s.max_connections:  # set explicitly, above what the process can hold
             log.warning(
                 "max_connections_lowered",

@@ -53,8 +53,8 @@ class Listener:
 
     @property
     def port(self) -> int:
-        if self.server is None:
-            raise RuntimeError("server not started")
+        if self.server is None or not self.server.sockets:
+            raise RuntimeError("server not listening")
         return int(self.server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:

@@ -124,7 +124,16 @@ def connection_capacity(s: Settings) -> tuple[int, int]:
     wanted = s.max_connections or DEFAULT_MAX_CONNECTIONS
     if soft == resource.RLIM_INFINITY:
         return wanted, soft
-    return max(1, min(wanted, soft - s.fd_reserve)), soft
+    return max(1, min(wanted, soft - fd_reserve(s, soft))), soft
+
+
+def fd_reserve(s: Settings, open_files: int) -> int:
+    """``fd_reserve`` as it applies: a value the user set, or the default, lowered to half
+    the open-file limit where that is smaller (the default would leave no connection at all
+    under a limit of 2,048)."""
+    if "fd_reserve" in s.model_fields_set:
+        return s.fd_reserve
+    return min(s.fd_reserve, open_files // 2)
 
 
 # The descriptors kept back from WebSocket connections (``fd_reserve``) are shared out here:

@@ -86,20 +86,15 @@ def test_keys_are_validated_by_position_without_echoing_them() -> None:
         fernet_codec([])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="bug: v1.fernet keeps decrypted data unvalidated as raw JSON, so invalid UTF-8 "
-    "reaches v1.json clients in a text frame (they must fail the connection, 1007)",
-)
 def test_data_from_a_fernet_client_reaches_json_clients_as_valid_utf8() -> None:
     """Binary frames skip the listener's UTF-8 check: the codec must not pass on what the
     text clients' codec would never have let in."""
     codec = fernet_codec([NEW])
     sealed = Fernet(NEW.encode()).encrypt(b'{"type":"broadcast","data":"\xff\xfe"}')
-    try:
-        envelope = codec.decode(sealed)
-    except EnvelopeError:
-        return  # refused: fine
+    with pytest.raises(EnvelopeError) as refused:
+        codec.decode(sealed)
+    assert refused.value.code == "INVALID_MESSAGE_FORMAT"
+    fine = Fernet(NEW.encode()).encrypt('{"type":"broadcast","data":"d\u00e9j\u00e0"}'.encode())
+    envelope = codec.decode(fine)
     frame = frame_for(PLAIN_JSON, Broadcast(data=envelope.data), codec.data_format)
-    frame[2:].decode("utf-8")  # what a v1.json client's UTF-8 check does
+    assert "d\u00e9j\u00e0" in frame[2:].decode("utf-8")  # what a v1.json client reads

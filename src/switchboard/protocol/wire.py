@@ -2,7 +2,9 @@
 
 Two connections with the same wire receive the same bytes for the same message, so a
 fan-out frames (and compresses) once per wire in use, not once per recipient. Wires are
-shared: every plain ``v1.json`` connection holds :data:`PLAIN_JSON`.
+shared: the handshake hands every connection of one codec and compression the same wire
+(``transport/handshake.py``); :data:`PLAIN_JSON` is the default for code that makes
+connections itself (refused upgrades, tests).
 """
 
 from __future__ import annotations

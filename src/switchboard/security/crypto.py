@@ -46,6 +46,13 @@ def fernet_codec(keys: Sequence[str], ttl: int | None = None) -> Codec:
     def decode(payload: bytes) -> Envelope:
         clear = plaintext(payload)
         try:
+            # Binary frames skip the listener's UTF-8 check, and raw JSON data is passed on
+            # unread: text clients must never get what their own codec would have refused.
+            clear.decode("utf-8")
+        except UnicodeDecodeError:
+            reason = "decrypted payload is not valid UTF-8 JSON"
+            raise EnvelopeError(ErrorCode.INVALID_MESSAGE_FORMAT, reason) from None
+        try:
             return _json_envelope.decode(clear)
         except msgspec.DecodeError:
             decode_envelope(clear)  # raises the same EnvelopeError v1.json would
