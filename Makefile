@@ -7,7 +7,7 @@ NODE_DIR := tests/node
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: run test lint bench conformance conformance-deflate proto clean venv node-deps browser-deps
+.PHONY: run test lint bench conformance conformance-deflate proto clean venv node-deps browser-deps redis-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,17 @@ browser-deps:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# The broker tests start redis-server processes of their own (never the system's service).
+redis-deps:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
 ## Serve on the embedded default (0.0.0.0:8080, path /ws).
 run: venv
 	$(VENV)/bin/switchboard serve --host $(HOST) --port $(PORT)
 
 ## Set up and run every test (unit, end-to-end with Python and Node clients), then lint.
-test: venv node-deps browser-deps
+test: venv node-deps browser-deps redis-deps
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint
 

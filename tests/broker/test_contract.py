@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -23,6 +24,7 @@ from switchboard.broker import (
     Publication,
     StreamPosition,
 )
+from switchboard.broker.redis import RedisBroker
 from switchboard.protocol.codecs import DataFormat
 
 from ..conftest import timeout, wait_until
@@ -30,8 +32,15 @@ from ..conftest import timeout, wait_until
 KEEP = HistoryOptions(size=5, ttl=60)
 NONE = HistoryOptions()
 
-BrokerFactory = Callable[[], Broker]
-FACTORIES: dict[str, BrokerFactory] = {"memory": MemoryBroker}
+
+def redis_broker(request: pytest.FixtureRequest) -> Broker:
+    """A Redis broker on the tests' redis-server, under a prefix of its own per test."""
+    url = request.getfixturevalue("redis_url")
+    return RedisBroker(url, prefix=f"t{uuid.uuid4().hex[:12]}:")
+
+
+BrokerFactory = Callable[[pytest.FixtureRequest], Broker]
+FACTORIES: dict[str, BrokerFactory] = {"memory": lambda _: MemoryBroker(), "redis": redis_broker}
 
 
 class Received:
@@ -49,7 +58,7 @@ class Received:
 
 @pytest.fixture(params=sorted(FACTORIES))
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Broker, Received]]:
-    instance = FACTORIES[request.param]()
+    instance = FACTORIES[request.param](request)
     received = Received()
     await instance.start(received)
     yield instance, received
