@@ -21,13 +21,13 @@ from switchboard.broker import (
     DispatchKind,
     HistoryOptions,
     MemoryBroker,
-    Publication,
     StreamPosition,
 )
 from switchboard.broker.redis import RedisBroker
 from switchboard.protocol.codecs import DataFormat
 
 from ..conftest import timeout, wait_until
+from .recorder import Received
 
 KEEP = HistoryOptions(size=5, ttl=60)
 NONE = HistoryOptions()
@@ -41,19 +41,6 @@ def redis_broker(request: pytest.FixtureRequest) -> Broker:
 
 BrokerFactory = Callable[[pytest.FixtureRequest], Broker]
 FACTORIES: dict[str, BrokerFactory] = {"memory": lambda _: MemoryBroker(), "redis": redis_broker}
-
-
-class Received:
-    def __init__(self) -> None:
-        self.publications: list[Publication] = []
-        self.dispatches: list[Dispatch] = []
-
-    def on_publication(self, publication: Publication) -> None:
-        self.publications.append(publication)
-
-    def on_dispatch(self, dispatch: Dispatch) -> int:
-        self.dispatches.append(dispatch)
-        return 1
 
 
 @pytest.fixture(params=sorted(FACTORIES))

@@ -13,33 +13,23 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from switchboard.broker import Dispatch, DispatchKind, HistoryOptions, Publication, StreamPosition
+from switchboard.broker import Dispatch, DispatchKind, HistoryOptions, StreamPosition
 from switchboard.broker.redis import RedisBroker
 from switchboard.errors import BrokerUnavailable
 
 from ..conftest import wait_until
+from .recorder import Received
 
 KEEP = HistoryOptions(size=100, ttl=60)
-
-
-class Node:
-    def __init__(self) -> None:
-        self.publications: list[Publication] = []
-        self.dispatches: list[Dispatch] = []
-
-    def on_publication(self, publication: Publication) -> None:
-        self.publications.append(publication)
-
-    def on_dispatch(self, dispatch: Dispatch) -> int:
-        self.dispatches.append(dispatch)
-        return 1
+#: Two brokers on one Redis, as two nodes see it, each with what reached it.
+TwoNodes = tuple[RedisBroker, Received, RedisBroker, Received]
 
 
 @pytest.fixture
-async def two_nodes(redis_url: str) -> AsyncIterator[tuple[RedisBroker, Node, RedisBroker, Node]]:
+async def two_nodes(redis_url: str) -> AsyncIterator[TwoNodes]:
     prefix = f"t{uuid.uuid4().hex[:12]}:"
     a, b = RedisBroker(redis_url, prefix=prefix), RedisBroker(redis_url, prefix=prefix)
-    node_a, node_b = Node(), Node()
+    node_a, node_b = Received(), Received()
     await a.start(node_a)
     await b.start(node_b)
     yield a, node_a, b, node_b
@@ -48,7 +38,7 @@ async def two_nodes(redis_url: str) -> AsyncIterator[tuple[RedisBroker, Node, Re
 
 
 async def test_a_publication_on_one_node_reaches_the_other_in_order(
-    two_nodes: tuple[RedisBroker, Node, RedisBroker, Node],
+    two_nodes: TwoNodes,
 ) -> None:
     a, node_a, b, node_b = two_nodes
     await b.subscribe("room:1")
@@ -61,7 +51,7 @@ async def test_a_publication_on_one_node_reaches_the_other_in_order(
 
 
 async def test_a_client_recovers_on_the_other_node_exactly_what_it_missed(
-    two_nodes: tuple[RedisBroker, Node, RedisBroker, Node],
+    two_nodes: TwoNodes,
 ) -> None:
     a, _, b, _ = two_nodes
     await a.publish("room:1", b"1", KEEP)
@@ -75,7 +65,7 @@ async def test_a_client_recovers_on_the_other_node_exactly_what_it_missed(
 
 
 async def test_every_node_gets_every_dispatch(
-    two_nodes: tuple[RedisBroker, Node, RedisBroker, Node],
+    two_nodes: TwoNodes,
 ) -> None:
     a, node_a, _, node_b = two_nodes
     kick = Dispatch(DispatchKind.DISCONNECT, user="ann", code=4003, reason="kicked")

@@ -28,6 +28,7 @@ from switchboard.core.stats import Stats
 from switchboard.errors import BrokerUnavailable
 from switchboard.protocol.codecs import DataFormat
 
+from ..broker.recorder import Received
 from .fakes import Client, make_node, next_loop_pass
 
 KEEP = HistoryOptions(10, 60.0)
@@ -87,21 +88,6 @@ class FlakyBroker(MemoryBroker):
     async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
         self._fail("presence")
         return await super().presence(channel)
-
-
-class RecordingHandler:
-    """A node's side of the broker, keeping what arrives."""
-
-    def __init__(self) -> None:
-        self.publications: list[Publication] = []
-        self.dispatches: list[Dispatch] = []
-
-    def on_publication(self, publication: Publication) -> None:
-        self.publications.append(publication)
-
-    def on_dispatch(self, dispatch: Dispatch) -> int:
-        self.dispatches.append(dispatch)
-        return 3
 
 
 Call = Callable[[Broker], Awaitable[object]]
@@ -172,7 +158,7 @@ async def test_publish_latency_is_observed_for_each_successful_publish() -> None
 
 async def test_every_call_reaches_the_broker_underneath_and_its_answer_comes_back() -> None:
     broker, inner, _ = measured()
-    handler = RecordingHandler()
+    handler = Received(reach=3)
     await broker.start(handler)
     await broker.subscribe("room:1")
     position = await broker.publish("room:1", b"\xa1a", KEEP, DataFormat.MSGPACK)
