@@ -77,6 +77,18 @@ class Recovery:
     publications: list[Publication] = field(default_factory=list)
 
 
+def recovery(since: StreamPosition, position: StreamPosition, kept: list[Publication]) -> Recovery:
+    """The rule every broker keeps: recovered only when ``kept`` (the channel's history, oldest
+    first) holds every offset after ``since`` up to ``position``, in the same epoch."""
+    if since.epoch != position.epoch or since.offset > position.offset:
+        return Recovery(False, position)
+    missed = [pub for pub in kept if since.offset < pub.offset <= position.offset]
+    first_needed = since.offset + 1
+    if first_needed <= position.offset and (not missed or missed[0].offset != first_needed):
+        return Recovery(False, position)
+    return Recovery(True, position, missed)
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryUsage:
     """What a broker's history holds against its global bound (for metrics)."""

@@ -24,6 +24,7 @@ from .base import (
     Publication,
     Recovery,
     StreamPosition,
+    recovery,
 )
 
 
@@ -126,16 +127,9 @@ class MemoryBroker(Broker):
     async def recover(self, channel: str, since: StreamPosition) -> Recovery:
         stream = self._stream(channel, create=True)
         assert stream is not None
-        position = StreamPosition(stream.top, stream.epoch)
-        if since.epoch != stream.epoch or since.offset > stream.top:
-            return Recovery(False, position)
         now = self._clock()
         kept = [pub for pub, expires in stream.items if expires > now]
-        missed = [pub for pub in kept if pub.offset > since.offset]
-        first_needed = since.offset + 1
-        if first_needed <= stream.top and (not missed or missed[0].offset != first_needed):
-            return Recovery(False, position)
-        return Recovery(True, position, missed)
+        return recovery(since, StreamPosition(stream.top, stream.epoch), kept)
 
     async def history(self, channel: str, limit: int) -> tuple[StreamPosition, list[Publication]]:
         stream = self._stream(channel, create=False)

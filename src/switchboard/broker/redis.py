@@ -43,6 +43,7 @@ from .base import (
     Publication,
     Recovery,
     StreamPosition,
+    recovery,
 )
 from .memory import IDLE_STREAM_TTL
 
@@ -255,14 +256,7 @@ class RedisBroker(Broker):
 
     async def recover(self, channel: str, since: StreamPosition) -> Recovery:
         top, epoch, kept = await self._recover_script(channel, since.offset)
-        position = StreamPosition(top, epoch)
-        if since.epoch != epoch or since.offset > top:
-            return Recovery(False, position)
-        missed = [pub for pub in kept if pub.offset <= top]
-        first_needed = since.offset + 1
-        if first_needed <= top and (not missed or missed[0].offset != first_needed):
-            return Recovery(False, position)
-        return Recovery(True, position, missed)
+        return recovery(since, StreamPosition(top, epoch), kept)
 
     async def _recover_script(
         self, channel: str, after: int | None

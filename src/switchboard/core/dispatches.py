@@ -35,7 +35,7 @@ Closer = Callable[[Connection, int, str], None]
 class Dispatches:
     """The paths between connections that are not channel publications."""
 
-    __slots__ = ("broker", "channels", "close", "hub", "registry")
+    __slots__ = ("broker", "channels", "close", "hub", "on_publication", "registry")
 
     def __init__(
         self, hub: Hub, registry: Registry, broker: Broker, channels: Channels, close: Closer
@@ -46,6 +46,8 @@ class Dispatches:
         self.channels = channels
         #: How a connection is closed here (the node's ``close``).
         self.close = close
+        #: Channel publications go to the channels' fan-out directly (no frame of ours).
+        self.on_publication: Callable[[Publication], None] = channels.on_publication
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -115,9 +117,6 @@ class Dispatches:
         self.hub.ack(conn, msg.id)
 
     # --- arriving (the broker handler) -----------------------------------------------------------
-
-    def on_publication(self, publication: Publication) -> None:
-        self.channels.on_publication(publication)
 
     def on_dispatch(self, dispatch: Dispatch) -> int:
         kind = dispatch.kind
