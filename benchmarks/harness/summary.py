@@ -45,7 +45,27 @@ def with_other_load(run: dict[str, Any]) -> dict[str, Any]:
         busy, used = run.get(f"{core}_busy_pct"), run.get(proc_key)
         if isinstance(busy, int | float) and isinstance(used, int | float) and used >= 0:
             out[f"other_{core}_pct"] = max(0.0, busy - used)
+    out.update(cpu_split(run))
     return out
+
+
+def cpu_split(run: dict[str, Any]) -> dict[str, float]:
+    """The server's CPU time per message or delivery, split into user space and kernel, in ns.
+
+    User space is the Python path (routing, framing, queueing); the kernel part is mostly
+    ``send()`` on loopback, which also pays for waking the load generator, so it moves with
+    how the two processes happen to interleave. Comparing revisions, the user-space figure
+    says whether the code got slower; the throughput says what a user sees.
+    """
+    rate = run.get("deliveries_per_s", run.get("msg_per_s"))
+    cpu, sys_pct = run.get("server_cpu_pct"), run.get("server_sys_pct")
+    if not all(_numeric(v) for v in (rate, cpu, sys_pct)) or not rate:
+        return {}
+    per_unit = 1e9 / 100.0 / float(rate)
+    return {
+        "server_user_ns": (float(cpu) - float(sys_pct)) * per_unit,
+        "server_sys_ns": float(sys_pct) * per_unit,
+    }
 
 
 def disturbed(run: dict[str, Any]) -> bool:
