@@ -94,3 +94,20 @@ def test_version_prints_the_installed_version() -> None:
     result = run("version")
     assert result.exit_code == 0
     assert result.stdout.strip() == version("switchboard")
+
+
+@pytest.mark.parametrize(
+    ("args", "secret", "named"),
+    [
+        (["--broker", "http://ann:hunter2-secret@127.0.0.1:6379"], "hunter2-secret", "--broker"),
+        (["--api-key", "short-secret"], "short-secret", "--api-key"),
+    ],
+)
+def test_a_settings_error_names_the_flag_but_never_echoes_the_value(
+    args: list[str], secret: str, named: str
+) -> None:
+    result = run("serve", *args)
+    assert result.exit_code == 2
+    assert named in result.stderr
+    assert secret not in result.output
+    assert "pydantic" not in result.output and "input_value" not in result.output

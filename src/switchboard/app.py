@@ -13,7 +13,6 @@ import structlog
 import uvloop
 
 from .broker.base import Broker, BrokerHandler, HistoryOptions
-from .broker.memory import MemoryBroker
 from .config import Settings
 from .core.channels import ChannelOptions
 from .core.hooks import ConnectHook, DisconnectHook
@@ -35,6 +34,7 @@ from .security.refresh import install_refresh
 from .security.tls import TlsCertificates
 from .version import __version__
 from .wiring import (
+    build_broker,
     build_node,
     connection_capacity,
     fd_reserve,
@@ -85,8 +85,7 @@ class App:
         self._removed: set[str] = set()
         self._connect_hook: ConnectHook | None = None
         self._disconnect_hook: DisconnectHook | None = None
-        #: Where publications, history and presence live: the embedded in-memory broker.
-        self.broker: Broker = MemoryBroker(max_history_bytes=self.settings.history_max_bytes)
+        self._broker: Broker | None = None
         self._namespace_cache: dict[str, ChannelOptions] = {}
         self._listener: Listener | None = None
         #: STARTING, READY, DRAINING, STOPPED: what ``/ready`` and the drain read.
@@ -217,6 +216,18 @@ class App:
         if self._listener is None:
             raise RuntimeError("server not started")
         return self._listener.port
+
+    @property
+    def broker(self) -> Broker:
+        """Where publications, history, presence and dispatches go: the one ``settings.broker``
+        names (built when first used), or one set here before ``start()``."""
+        if self._broker is None:
+            self._broker = build_broker(self.settings)
+        return self._broker
+
+    @broker.setter
+    def broker(self, broker: Broker) -> None:
+        self._broker = broker
 
     @property
     def draining(self) -> bool:

@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 from .app import App
 from .config import Settings, load_settings
+from .errors import BrokerUnavailable
 from .observability.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Switchboard WebSocket server.")
@@ -30,6 +31,7 @@ cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Switchboard 
 #: flags are generated from the fields; a setting in no panel comes last, under "Other").
 CLI_GROUPS: dict[str, str] = {
     **dict.fromkeys(("host", "port", "path", "node_id"), "Network"),
+    **dict.fromkeys(("broker", "broker_prefix", "broker_timeout", "registry_ttl"), "Cluster"),
     **dict.fromkeys(
         (
             "max_message_size",
@@ -144,7 +146,10 @@ def serve(**flags: Any) -> None:
     target = flags.pop("target")
     try:
         settings = load_settings(config, **flags)
-    except (ValidationError, FileNotFoundError, ValueError) as exc:
+    except ValidationError as exc:
+        typer.echo(f"switchboard: invalid settings:\n{settings_errors(exc)}", err=True)
+        raise typer.Exit(2) from None
+    except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"switchboard: invalid settings: {exc}", err=True)
         raise typer.Exit(2) from None
     app = load_app(target) if target else App()
@@ -157,7 +162,23 @@ def serve(**flags: Any) -> None:
         log_file=settings.log_file,
         error_log_file=settings.error_log_file,
     )
-    app.run()
+    try:
+        app.run()
+    except BrokerUnavailable as exc:
+        typer.echo(f"switchboard: cannot start: the broker is unavailable ({exc})", err=True)
+        raise typer.Exit(1) from None
+
+
+def settings_errors(exc: ValidationError) -> str:
+    """One line per field: its name, flag and environment variable, and why; never the
+    value (it may be a secret: an API key, a Redis URL with a password)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        where = ".".join(str(part) for part in error["loc"])
+        flag = f"--{name.replace('_', '-')}, SWITCHBOARD_{name.upper()}"
+        lines.append(f"  {where} ({flag}): {error['msg']}")
+    return "\n".join(lines)
 
 
 def load_app(target: str) -> App:

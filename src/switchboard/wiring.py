@@ -7,6 +7,7 @@ import resource
 from collections.abc import Callable
 
 from .broker.base import Broker
+from .broker.memory import MemoryBroker
 from .config import Settings
 from .core.channels import ChannelOptions
 from .core.node import Node
@@ -21,6 +22,17 @@ from .security.crypto import fernet_codec
 from .security.gate import HandshakeGate
 from .security.limits import AddressLimits, AddressLimitSettings, trusted_proxies
 from .security.origin import OriginPolicy
+
+
+def build_broker(s: Settings) -> Broker:
+    """The broker ``s.broker`` names: the embedded one, or Redis (imported only then)."""
+    if s.broker == "memory":
+        return MemoryBroker(max_history_bytes=s.history_max_bytes)
+    from .broker.redis import RedisBroker
+
+    return RedisBroker(
+        s.broker, prefix=s.broker_prefix, timeout=s.broker_timeout, registry_ttl=s.registry_ttl
+    )
 
 
 def has_channel_permissions(s: Settings) -> bool:

@@ -197,6 +197,10 @@ async def test_dispatches_reach_the_handler_intact_and_in_order(
     broker: tuple[Broker, Received],
 ) -> None:
     b, received = broker
+    # The node holds the targets (a cluster broker routes to the nodes that do).
+    for conn_id, user in (("c-2", None), ("c-3", None), ("c-4", 42), ("c-5", "bob")):
+        b.connected(conn_id, user)
+    await asyncio.sleep(0)  # registrations are written with the next loop pass
     for dispatch in EVERY_KIND:
         await b.dispatch(dispatch)
     await wait_until(lambda: len(received.dispatches) >= len(EVERY_KIND))

@@ -61,6 +61,11 @@ def create_admin_app(view: NodeView) -> FastAPI:
     async def ready() -> Any:
         state = view.lifecycle.state
         if state is NodeState.READY:
+            node = view.node
+            if node is not None and not node.broker.healthy():
+                # Still ready: the node serves its own connections; what crosses the broker
+                # answers UNAVAILABLE until it is back.
+                return {"status": "degraded", "broker": "unavailable"}
             return {"status": "ready"}
         status = "starting" if state is NodeState.STARTING else "draining"
         return JSONResponse({"status": status}, status_code=503)

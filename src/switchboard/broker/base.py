@@ -207,3 +207,15 @@ class Broker(ABC):
     def history_usage(self) -> HistoryUsage | None:
         """The history's memory against its global bound, where this broker keeps it."""
         return None
+
+    def connected(self, conn_id: str, user: Any) -> None:  # noqa: B027 (optional hook)
+        """A connection of this node was accepted (``user`` None when anonymous): a cluster
+        broker records it, so a dispatch from any node can count and reach it."""
+
+    def disconnected(self, conn_id: str) -> None:  # noqa: B027 (optional hook)
+        """A connection this node reported as :meth:`connected` is gone."""
+
+    def healthy(self) -> bool:
+        """Whether the broker reaches what it needs (always, for the embedded one); a node
+        whose broker is not healthy serves its own connections and says so on ``/ready``."""
+        return True

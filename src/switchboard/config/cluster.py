@@ -1,15 +1,58 @@
-"""Settings of this node as a member of a cluster: its name; the broker's settings go here too."""
+"""Settings of this node as a member of a cluster: its name and the broker all nodes share."""
 
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+#: URL schemes of the Redis broker (``broker = "memory"`` is the embedded one).
+REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel")
 
 
 class ClusterSettings(BaseModel):
-    """Who this node is among the others."""
+    """Who this node is among the others, and what connects them."""
 
     node_id: str = Field(
         default_factory=socket.gethostname, description="Name of this node in logs and welcome."
     )
+    broker: str = Field(
+        "memory",
+        description="`memory` (one process, the default), or the Redis every node of the "
+        "cluster shares: `redis://host:port/db`, `rediss://` (TLS) or "
+        "`redis+sentinel://host:port[,host:port]/service`.",
+    )
+    broker_prefix: str = Field(
+        "sb:",
+        min_length=1,
+        max_length=64,
+        description="Prefix of every Redis key and topic: clusters sharing a Redis differ in it.",
+    )
+    registry_ttl: float = Field(
+        10.0,
+        ge=1.0,
+        le=300.0,
+        description="Seconds a node's entries (connections, users, presence) outlive its last "
+        "refresh (every third of this): a crashed node's entries are gone after it.",
+    )
+
+    broker_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=60.0,
+        description="Seconds a node waits for Redis to answer before the request gets "
+        "UNAVAILABLE; what it asked is then refused by Redis too, never done later.",
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        # The message never repeats the value: a Redis URL may carry a password.
+        if value == "memory":
+            return value
+        if urlsplit(value).scheme not in REDIS_SCHEMES or not urlsplit(value).netloc:
+            raise ValueError(
+                "must be `memory` or a URL starting with redis://, rediss:// or redis+sentinel://"
+            )
+        return value

@@ -87,3 +87,12 @@ class MeasuredBroker(Broker):
 
     def history_usage(self) -> HistoryUsage | None:
         return self.inner.history_usage()
+
+    def connected(self, conn_id: str, user: Any) -> None:
+        self.inner.connected(conn_id, user)
+
+    def disconnected(self, conn_id: str) -> None:
+        self.inner.disconnected(conn_id)
+
+    def healthy(self) -> bool:
+        return self.inner.healthy()

@@ -249,6 +249,7 @@ class Node:
     def _greet(self, conn: Connection) -> None:
         conn.enter(Phase.OPEN)
         self.registry.index_user(conn)
+        self.broker.connected(conn.id, conn.user)
         if not self.raw_echo:
             welcome = Welcome(
                 connection_id=conn.id, node=self.node_id, heartbeat=self._welcome_interval
@@ -309,6 +310,7 @@ class Node:
         if self._emptied is not None and not self.registry:
             self._emptied.set()
         if conn.accepted:
+            self.broker.disconnected(conn.id)
             leaving = self.channels.gone(conn)
             if leaving is not None:
                 self.router.spawn(self._await_logged(leaving, "channel_cleanup_failed", conn))

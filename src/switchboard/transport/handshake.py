@@ -94,6 +94,8 @@ class UpgradeHandler:
         if path == b"/ready":
             if self.lifecycle.draining:
                 return _respond_error(503, b'{"status":"draining"}')
+            if not self.node.broker.healthy():
+                return _respond_ok(b'{"status":"degraded","broker":"unavailable"}')
             return _respond_ok(b'{"status":"ready"}')
         if path != self.path:
             return _respond_error(404, b'{"error":"not found"}')
