@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import secrets
 from typing import Any
 
@@ -59,6 +60,9 @@ from .scripts import HISTORY, PRESENCE, PRESENCE_ADD, PUBLISH, RECOVER, ROUTE
 
 log = structlog.get_logger("switchboard.broker")
 
+#: Live publications held per channel while it catches up after a link loss.
+HOLD_LIMIT = 10_000
+
 _dispatch_encoder = msgspec.msgpack.Encoder()
 _dispatch_decoder = msgspec.msgpack.Decoder(Dispatch)
 _info_decoder = msgspec.msgpack.Decoder(dict[str, Any])
@@ -75,6 +79,7 @@ class RedisBroker(Broker):
         timeout: float = 5.0,
         registry_ttl: float = 10.0,
         probe_after: float = 30.0,
+        probe_timeout: float = 5.0,
     ) -> None:
         #: ``timeout``: seconds to wait for Redis to answer a command (then UNAVAILABLE).
         self._redis: Any = connect(url, command_timeout=timeout)
@@ -90,6 +95,7 @@ class RedisBroker(Broker):
             self._restored,
             probe_topic=self._node_topic,
             probe_after=probe_after,
+            probe_timeout=probe_timeout,
         )
         self._handler: BrokerHandler | None = None
         #: Channel -> the last position this node delivered (what a gap is measured from).
@@ -153,6 +159,9 @@ class RedisBroker(Broker):
         held = self._holding.get(channel)
         if held is not None:
             held.append(publication)
+            if len(held) >= HOLD_LIMIT:  # catching up takes too long: stop holding
+                log.warning("broker_gap_lost", channel=channel, after=self._last[channel].offset)
+                self._release(channel)
             return
         self._delivered(publication)
         handler.on_publication(publication)
@@ -162,15 +171,16 @@ class RedisBroker(Broker):
             self._last[publication.channel] = StreamPosition(publication.offset, publication.epoch)
 
     async def _restored(self) -> None:
-        """The link is back: deliver, channel by channel, what was published meanwhile."""
+        """The link is back: deliver, channel by channel, what was published meanwhile.
+
+        Live publications of a channel are held until it caught up, across attempts (the
+        link retries this until it succeeds), up to :data:`HOLD_LIMIT` each."""
         channels = [ch for ch in self._last if self._topic(ch) in self.link.topics]
         for channel in channels:
-            self._holding[channel] = []
-        try:
-            for channel in channels:
+            self._holding.setdefault(channel, [])
+        for channel in channels:
+            if channel in self._holding:
                 await self._catch_up(channel)
-        finally:
-            for channel in channels:
                 self._release(channel)
 
     async def _catch_up(self, channel: str) -> None:
@@ -317,8 +327,14 @@ def _is_new(last: StreamPosition | None, publication: Publication) -> bool:
     return last is None or last.epoch != publication.epoch or publication.offset > last.offset
 
 
+#: Epochs this process hands out: a random prefix, then a counter (unique, without a system
+#: call per publish: the script uses one only when the channel has none).
+_epoch_prefix = secrets.token_urlsafe(4)
+_epochs = itertools.count()
+
+
 def _new_epoch() -> str:
-    return secrets.token_urlsafe(6)
+    return f"{_epoch_prefix}{next(_epochs):x}"
 
 
 def _text(value: bytes | str) -> str:

@@ -198,11 +198,21 @@ class Link:
                 continue
             self._heard_at = time.monotonic()
             self._heard.set()
-            kind = message["type"]
-            if kind in (b"message", "message"):
-                self._on_message(message["channel"], message["data"])
-            elif kind in (b"subscribe", "subscribe"):
-                self._confirm(message["channel"])
+            # Everything already received is handled in this loop pass, so a burst of
+            # publications is fanned out with one write per connection, not one each.
+            while message is not None:
+                self._handle(message)
+                try:
+                    message = await pubsub.get_message(timeout=0)
+                except Exception:  # the next turn's read sees the failure again
+                    break
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind in (b"message", "message"):
+            self._on_message(message["channel"], message["data"])
+        elif kind in (b"subscribe", "subscribe"):
+            self._confirm(message["channel"])
 
     def _confirm(self, topic: bytes) -> None:
         waiter = self._waiters.pop(topic, None)
@@ -218,10 +228,18 @@ class Link:
                     self._tasks.append(asyncio.create_task(self._restore(), name="redis-restore"))
 
     async def _restore(self) -> None:
+        """Call ``on_restored`` until it succeeds, with backoff, while the link stays up (if
+        it drops again, the next restore starts over)."""
+        delay = 0.05
         try:
-            await self._on_restored()
-        except BrokerUnavailable as exc:
-            log.warning("broker_recovery_failed", error=str(exc))
+            while self.up:
+                try:
+                    await self._on_restored()
+                    return
+                except BrokerUnavailable as exc:
+                    log.warning("broker_recovery_failed", error=str(exc))
+                await asyncio.sleep(random.uniform(0, delay))  # full jitter
+                delay = min(self.retry_max, delay * 2)
         finally:
             task = asyncio.current_task()
             if task in self._tasks:
