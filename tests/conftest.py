@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -180,37 +181,72 @@ async def recv_json(ws: Any, within: float = 5.0) -> dict[str, Any]:
     return dict(json.loads(raw))
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A redis-server of the tests' own on a free loopback port, no persistence; stopped at
-    the end of the session (`make test` installs redis-server when it is missing)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: run `make test`, which installs it")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+class RedisProcess:
+    """A redis-server of the tests' own on a free loopback port, without persistence, that a
+    test may pause, kill and start again on the same port (never the machine's own Redis;
+    `make test` installs redis-server when it is missing)."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run `make test`, which installs it")
+        self.binary = binary
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        argv = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port)]
+        argv += ["--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout(10)
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
-                        break
+                        return
             except OSError:
                 pass
-            assert proc.poll() is None, "redis-server exited"
+            assert self.proc.poll() is None, "redis-server exited"
             assert time.monotonic() < deadline, "redis-server did not answer"
             time.sleep(0.05)  # the poll interval of a process starting up
-        yield f"redis://127.0.0.1:{port}/0"
+
+    def kill(self) -> None:
+        """SIGKILL: everything it held is gone (no persistence)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused process dies on SIGKILL too
+            self.proc.kill()
+            self.proc.wait(timeout(10))
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The session's Redis (each test uses a key prefix of its own)."""
+    server = RedisProcess()
+    try:
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout(10))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_url_2() -> Iterator[str]:
+    """A second Redis for the session: channels sharded over two instances."""
+    server = RedisProcess()
+    try:
+        yield server.url
+    finally:
+        server.kill()

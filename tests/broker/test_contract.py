@@ -23,7 +23,7 @@ from switchboard.broker import (
     MemoryBroker,
     StreamPosition,
 )
-from switchboard.broker.redis import RedisBroker
+from switchboard.broker.redis import RedisBroker, from_urls
 from switchboard.protocol.codecs import DataFormat
 
 from ..conftest import timeout, wait_until
@@ -39,8 +39,18 @@ def redis_broker(request: pytest.FixtureRequest) -> Broker:
     return RedisBroker(url, prefix=f"t{uuid.uuid4().hex[:12]}:")
 
 
+def sharded_broker(request: pytest.FixtureRequest) -> Broker:
+    """Channels spread over two redis-servers (dispatches on the first)."""
+    urls = f"{request.getfixturevalue('redis_url')},{request.getfixturevalue('redis_url_2')}"
+    return from_urls(urls, prefix=f"t{uuid.uuid4().hex[:12]}:")
+
+
 BrokerFactory = Callable[[pytest.FixtureRequest], Broker]
-FACTORIES: dict[str, BrokerFactory] = {"memory": lambda _: MemoryBroker(), "redis": redis_broker}
+FACTORIES: dict[str, BrokerFactory] = {
+    "memory": lambda _: MemoryBroker(),
+    "redis": redis_broker,
+    "redis-sharded": sharded_broker,
+}
 
 
 @pytest.fixture(params=sorted(FACTORIES))

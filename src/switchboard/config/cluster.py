@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -21,7 +22,8 @@ class ClusterSettings(BaseModel):
         "memory",
         description="`memory` (one process, the default), or the Redis every node of the "
         "cluster shares: `redis://host:port/db`, `rediss://` (TLS) or "
-        "`redis+sentinel://host:port[,host:port]/service`.",
+        "`redis+sentinel://host:port[,host:port]/service`; several URLs, comma-separated, "
+        "shard the channels over them.",
     )
     broker_prefix: str = Field(
         "sb:",
@@ -51,8 +53,10 @@ class ClusterSettings(BaseModel):
         # The message never repeats the value: a Redis URL may carry a password.
         if value == "memory":
             return value
-        if urlsplit(value).scheme not in REDIS_SCHEMES or not urlsplit(value).netloc:
-            raise ValueError(
-                "must be `memory` or a URL starting with redis://, rediss:// or redis+sentinel://"
-            )
+        for url in re.split(r",(?=[a-z+]+://)", value):
+            if urlsplit(url).scheme not in REDIS_SCHEMES or not urlsplit(url).netloc:
+                raise ValueError(
+                    "must be `memory`, or URLs starting with redis://, rediss:// or "
+                    "redis+sentinel:// (several, comma-separated, shard the channels)"
+                )
         return value

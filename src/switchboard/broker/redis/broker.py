@@ -80,6 +80,7 @@ class RedisBroker(Broker):
         registry_ttl: float = 10.0,
         probe_after: float = 30.0,
         probe_timeout: float = 5.0,
+        control: bool = True,
     ) -> None:
         #: ``timeout``: seconds to wait for Redis to answer a command (then UNAVAILABLE).
         self._redis: Any = connect(url, command_timeout=timeout)
@@ -105,6 +106,9 @@ class RedisBroker(Broker):
         #: (channel, client id) -> presence info this node vouches for (refreshed).
         self._present: dict[tuple[str, str], bytes] = {}
         self._presence_refresher: asyncio.Task[None] | None = None
+        #: Whether this Redis carries dispatches and the connection registry (a shard other
+        #: than the first holds channels only: see :mod:`.sharded`).
+        self.control = control
 
     # --- keys ------------------------------------------------------------------------------------
 
@@ -123,8 +127,10 @@ class RedisBroker(Broker):
 
     async def start(self, handler: BrokerHandler) -> None:
         self._handler = handler
-        await self.link.start([self._dispatch_topic, self._node_topic])
-        await self.registry.start()
+        topics = [self._dispatch_topic, self._node_topic] if self.control else [self._node_topic]
+        await self.link.start(topics)
+        if self.control:
+            await self.registry.start()
         self._presence_refresher = asyncio.create_task(self._refresh_presence())
 
     async def close(self) -> None:
@@ -133,7 +139,8 @@ class RedisBroker(Broker):
             self._presence_refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._presence_refresher
-        await self.registry.stop()
+        if self.control:
+            await self.registry.stop()
         await self.link.close()
         for client in (self._redis, self._reader_client):
             with contextlib.suppress(*UNAVAILABLE):
