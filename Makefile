@@ -49,8 +49,9 @@ lint: venv
 	$(VENV)/bin/mypy
 
 ## Benchmarks side by side (Switchboard, raw picows, aiohttp, Node ws) -> docs/benchmarks.md
-bench: venv
+bench: venv redis-deps
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/cluster.py
 
 ## Autobahn conformance against the raw echo mode (cases 1-11; EXCLUDE= to run all).
 conformance: venv

@@ -13,6 +13,7 @@ import structlog
 import uvloop
 
 from .broker.base import Broker, BrokerHandler, HistoryOptions
+from .cluster.announcer import Announcer, admin_url, public_url
 from .config import Settings
 from .core.channels import ChannelOptions
 from .core.hooks import ConnectHook, DisconnectHook
@@ -106,6 +107,8 @@ class App:
         self.tracer_provider: TracerProvider | None = None
         self._own_provider: Any = None
         self._admin: AdminPort | None = None
+        #: Tells the broker's node registry about this node, while running.
+        self.announcer: Announcer | None = None
 
     # --- the route table -----------------------------------------------------------------------
 
@@ -321,6 +324,15 @@ class App:
             parts.append(Part("admin", self._admin.start, self._admin.stop))
         assert self.monitor is not None
         parts.append(Part("monitor", call(self.monitor.start), self.monitor.stop))
+        self.announcer = Announcer(
+            node,
+            self.lifecycle,
+            self.monitor,
+            url=lambda: public_url(self.settings, self.port),
+            admin=lambda: admin_url(self.settings, self._admin.port if self._admin else None),
+            version=self.version,
+        )
+        parts.append(Part("announcer", call(self.announcer.start), self.announcer.stop))
         if self._jwks is not None:  # fetched before the first handshake; failures are logged
             parts.append(Part("jwks", then(self._jwks.fetch, self._jwks.start), self._jwks.stop))
         parts.append(Part("timers", call(node.start_timers), call(node.stop_timers)))

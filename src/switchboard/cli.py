@@ -8,6 +8,7 @@ TOML file or the default decides.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import os
@@ -31,7 +32,9 @@ cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Switchboard 
 #: flags are generated from the fields; a setting in no panel comes last, under "Other").
 CLI_GROUPS: dict[str, str] = {
     **dict.fromkeys(("host", "port", "path", "node_id"), "Network"),
-    **dict.fromkeys(("broker", "broker_prefix", "broker_timeout", "registry_ttl"), "Cluster"),
+    **dict.fromkeys(
+        ("broker", "broker_prefix", "broker_timeout", "registry_ttl", "advertise_url"), "Cluster"
+    ),
     **dict.fromkeys(
         (
             "max_message_size",
@@ -265,6 +268,28 @@ serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     ]
 )
 cli.command(help=_SERVE_HELP)(serve)
+
+
+@cli.command()
+def nodes(
+    broker: Annotated[
+        str,
+        typer.Option(help="The cluster's broker, as given to serve.", envvar="SWITCHBOARD_BROKER"),
+    ],
+    broker_prefix: Annotated[
+        str, typer.Option(help="Its key prefix.", envvar="SWITCHBOARD_BROKER_PREFIX")
+    ] = "sb:",
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Print the nodes of a cluster: the node registry in its Redis."""
+    from .cluster.listing import as_json, read_nodes, table
+
+    try:
+        found = asyncio.run(read_nodes(broker, broker_prefix))
+    except (BrokerUnavailable, ValueError) as exc:
+        typer.echo(f"switchboard: cannot read the nodes: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(as_json(found) if json_output else table(found))
 
 
 @cli.command()

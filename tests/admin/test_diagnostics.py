@@ -34,3 +34,16 @@ async def test_diagnostics_report_loop_lag_and_allocations(
     assert 0 < len(body["top"]) <= 5
     assert all(":" in site["where"] and site["size_bytes"] > 0 for site in body["top"])
     assert not tracemalloc.is_tracing()  # switched off again after the window
+
+
+async def test_nodes_on_the_embedded_broker_is_this_node_alone(
+    running: tuple[App, httpx.AsyncClient],
+) -> None:
+    app, client = running
+    answer = await client.get("/api/v1/nodes", headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    (entry,) = answer.json()["nodes"]
+    assert entry["node_id"] == app.settings.node_id
+    assert entry["state"] == "ready"
+    assert entry["url"].endswith(f":{app.port}{app.settings.path}")
+    assert entry["admin_url"].endswith(f":{app.admin_port}")

@@ -40,6 +40,7 @@ def start_node(redis_server: RedisProcess) -> Iterator[StartNode]:
         nodes.append(node)
         return node
 
+    start.prefix = prefix  # type: ignore[attr-defined]
     try:
         yield start
     finally:

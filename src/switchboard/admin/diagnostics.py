@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Annotated
 
+import msgspec
 from fastapi import APIRouter, Query
 
 from ..observability.diagnostics import AllocationTracer, loop_pass_lag
@@ -47,6 +48,21 @@ def add_diagnostics_routes(router: APIRouter, view: NodeView) -> None:
             busiest_channels=[models.ChannelInfo(**c) for c in busiest],
             latest_sample=monitor.samples[-1] if monitor is not None and monitor.samples else None,
         )
+
+    @router.get(
+        "/nodes",
+        response_model=models.Nodes,
+        summary="Every node of the cluster",
+        description="The node registry: every live node (this one included) with its URL, "
+        "state and load, refreshed every second; a node that stopped refreshing drops out "
+        "after `registry_ttl`. With the embedded broker: this node alone.",
+        responses=documented(503),
+        tags=["node"],
+    )
+    async def nodes() -> models.Nodes:
+        found = await running(view).broker.nodes()
+        entries = [models.NodeEntry(**msgspec.structs.asdict(info)) for info in found]
+        return models.Nodes(nodes=entries)
 
     @router.get(
         "/diagnostics/loop-lag",

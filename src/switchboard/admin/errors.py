@@ -73,13 +73,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for an endpoint's own error statuses (410 Gone, 404, 409, 413)."""
+    """OpenAPI entries for an endpoint's own error statuses (410 Gone, 404, 409, 413, 503)."""
     descriptions = {
         404: "Nothing there: no such user, or a path no route serves (a malformed channel "
         "name or connection id).",
         409: "Busy with the same request.",
         410: "The connection is not open on this node.",
         413: "The data is larger than max_message_size.",
+        503: "The broker (Redis) did not answer in time.",
     }
     return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}
 

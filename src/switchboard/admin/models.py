@@ -92,6 +92,27 @@ class History(BaseModel):
     publications: list[HistoryItem]
 
 
+class NodeEntry(BaseModel):
+    """One node of the cluster, as the node registry holds it (times are Unix seconds)."""
+
+    node_id: str
+    url: str
+    admin_url: str | None
+    version: str
+    state: str
+    connections: int
+    subscriptions: int
+    messages_per_s: float
+    cpu_percent: float
+    loop_lag_ms: float
+    started_at: float
+    updated_at: float
+
+
+class Nodes(BaseModel):
+    nodes: list[NodeEntry]
+
+
 class Stats(BaseModel):
     node: str
     version: str

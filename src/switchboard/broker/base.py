@@ -135,6 +135,24 @@ class Dispatch(msgspec.Struct, frozen=True, array_like=True):
     reason: str = ""
 
 
+class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What a node tells the cluster about itself (the node registry: ``switchboard nodes``,
+    ``GET /api/v1/nodes``, load-aware routing). Times are Unix seconds."""
+
+    node_id: str
+    url: str
+    admin_url: str | None = None
+    version: str = ""
+    state: str = "starting"
+    connections: int = 0
+    subscriptions: int = 0
+    messages_per_s: float = 0.0
+    cpu_percent: float = 0.0
+    loop_lag_ms: float = 0.0
+    started_at: float = 0.0
+    updated_at: float = 0.0
+
+
 class BrokerHandler(Protocol):
     """The node side: what a broker calls when something arrives for this node."""
 
@@ -214,6 +232,16 @@ class Broker(ABC):
 
     def disconnected(self, conn_id: str) -> None:  # noqa: B027 (optional hook)
         """A connection this node reported as :meth:`connected` is gone."""
+
+    def announce(self, info: NodeInfo) -> None:
+        """This node's latest :class:`NodeInfo`; a cluster broker shares it with a TTL."""
+        self._announced = info
+
+    async def nodes(self) -> list[NodeInfo]:
+        """Every live node of the cluster, this one included (the embedded broker: this one
+        alone, once it announced itself)."""
+        announced: NodeInfo | None = getattr(self, "_announced", None)
+        return [] if announced is None else [announced]
 
     def healthy(self) -> bool:
         """Whether the broker reaches what it needs (always, for the embedded one); a node

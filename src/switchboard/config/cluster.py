@@ -18,6 +18,11 @@ class ClusterSettings(BaseModel):
     node_id: str = Field(
         default_factory=socket.gethostname, description="Name of this node in logs and welcome."
     )
+    advertise_url: str | None = Field(
+        None,
+        description="The WebSocket URL clients reach this node at, as the node registry "
+        "lists it (default: ws:// or wss://, this host's name, `port` and `path`).",
+    )
     broker: str = Field(
         "memory",
         description="`memory` (one process, the default), or the Redis every node of the "

@@ -86,15 +86,19 @@ def check(table: Mapping[S, frozenset[S]], current: S, new: S) -> None:
 class NodeLifecycle:
     """The node's state: the one place ``/ready``, the drain and the node registry read."""
 
-    __slots__ = ("state",)
+    __slots__ = ("state", "watchers")
 
     def __init__(self) -> None:
         self.state = NodeState.STARTING
+        #: Called with the new state after each change (the node registry's announcer).
+        self.watchers: list[Callable[[NodeState], None]] = []
 
     def enter(self, state: NodeState) -> None:
         check(NODE_STATES, self.state, state)
         log.info("node_state", state=state.name.lower(), previous=self.state.name.lower())
         self.state = state
+        for watcher in self.watchers:
+            watcher(state)
 
     @property
     def ready(self) -> bool:

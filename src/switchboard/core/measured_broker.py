@@ -12,6 +12,7 @@ from ..broker.base import (
     Dispatch,
     HistoryOptions,
     HistoryUsage,
+    NodeInfo,
     Publication,
     Recovery,
     StreamPosition,
@@ -96,3 +97,9 @@ class MeasuredBroker(Broker):
 
     def healthy(self) -> bool:
         return self.inner.healthy()
+
+    def announce(self, info: NodeInfo) -> None:
+        self.inner.announce(info)
+
+    async def nodes(self) -> list[NodeInfo]:
+        return await self.inner.nodes()

@@ -46,6 +46,7 @@ from ..base import (
     Dispatch,
     DispatchKind,
     HistoryOptions,
+    NodeInfo,
     Publication,
     Recovery,
     StreamPosition,
@@ -56,13 +57,15 @@ from .batch import DEADLINE, Batch
 from .client import UNAVAILABLE, connect
 from .link import PROBE, Link
 from .registry import ConnectionRegistry, user_key
-from .scripts import HISTORY, PRESENCE, PRESENCE_ADD, PUBLISH, RECOVER, ROUTE
+from .scripts import HISTORY, NODES, PRESENCE, PRESENCE_ADD, PUBLISH, RECOVER, ROUTE
 
 log = structlog.get_logger("switchboard.broker")
 
 #: Live publications held per channel while it catches up after a link loss.
 HOLD_LIMIT = 10_000
 
+_node_encoder = msgspec.msgpack.Encoder()
+_node_decoder = msgspec.msgpack.Decoder(NodeInfo)
 _dispatch_encoder = msgspec.msgpack.Encoder()
 _dispatch_decoder = msgspec.msgpack.Decoder(Dispatch)
 _info_decoder = msgspec.msgpack.Decoder(dict[str, Any])
@@ -109,6 +112,8 @@ class RedisBroker(Broker):
         #: Whether this Redis carries dispatches and the connection registry (a shard other
         #: than the first holds channels only: see :mod:`.sharded`).
         self.control = control
+        self._announced_state = ""
+        self._announcing: asyncio.Future[None] | None = None
 
     # --- keys ------------------------------------------------------------------------------------
 
@@ -288,6 +293,22 @@ class RedisBroker(Broker):
     def disconnected(self, conn_id: str) -> None:
         self.registry.disconnected(conn_id)
 
+    # --- the node registry -----------------------------------------------------------------------
+
+    def announce(self, info: NodeInfo) -> None:
+        """Shared with the cluster at the next refresh (at once when the state changed)."""
+        encoded = _node_encoder.encode(info)
+        changed = self._announced_state != info.state
+        self._announced_state = info.state
+        self.registry.info = encoded
+        if changed and self.control and self.registry.started:
+            self._announcing = asyncio.ensure_future(self.registry.refresh())
+            self._announcing.add_done_callback(_ignore_failure)
+
+    async def nodes(self) -> list[NodeInfo]:
+        infos = await self._batch.run(NODES, [self.registry.nodes_key], [self.registry.base])
+        return sorted((_node_decoder.decode(info) for info in infos), key=_by_id)
+
     # --- presence --------------------------------------------------------------------------------
 
     @property
@@ -327,6 +348,15 @@ class RedisBroker(Broker):
             results = await asyncio.gather(*waits, return_exceptions=True)
             if any(isinstance(r, BrokerUnavailable) for r in results):
                 log.warning("broker_presence_refresh_failed", channels=len(by_channel))
+
+
+def _by_id(info: NodeInfo) -> str:
+    return info.node_id
+
+
+def _ignore_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: the next periodic refresh tries again
 
 
 def _is_new(last: StreamPosition | None, publication: Publication) -> bool:

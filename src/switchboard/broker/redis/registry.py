@@ -52,6 +52,9 @@ class ConnectionRegistry:
         self.nodes_key = f"{self.base}nodes"
         self._conns_key = f"{self.base}conns:{self.node}"
         self._users_key = f"{self.base}users:{self.node}"
+        self._info_key = f"{self.base}info:{self.node}"
+        #: This node's latest info (MessagePack), written with every refresh.
+        self.info = b""
         self.ttl = ttl
         #: What this node holds: connection id -> user key, user key -> count.
         self._conns: dict[str, bytes] = {}
@@ -131,9 +134,10 @@ class ConnectionRegistry:
 
     async def refresh(self) -> None:
         """Mark this node alive for another TTL; rewrite its entries if Redis lost them."""
-        keys = [self.nodes_key, self._conns_key, self._users_key]
+        keys = [self.nodes_key, self._conns_key, self._users_key, self._info_key]
         sent = time.time()
-        added, redis_now = await self._batch.run(REFRESH, keys, [self.node, self._ttl_ms])
+        args = [self.node, self._ttl_ms, self.info]
+        added, redis_now = await self._batch.run(REFRESH, keys, args)
         middle = (sent + time.time()) / 2  # when Redis ran it, as well as this side can tell
         self._batch.clock_offset_ms = int(redis_now) - round(middle * 1000)
         if int(added) or self.lost:
@@ -143,8 +147,12 @@ class ConnectionRegistry:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    #: Whether :meth:`start` ran (refreshes happen from then on).
+    started = False
+
     async def start(self) -> None:
         await self.refresh()
+        self.started = True
         self._refresher = asyncio.create_task(self._refresh_forever(), name="redis-registry")
 
     async def _refresh_forever(self) -> None:
@@ -164,6 +172,6 @@ class ConnectionRegistry:
             self._refresher = None
         with contextlib.suppress(BrokerUnavailable):
             await asyncio.gather(
-                self._batch.run(LEAVE, [self.nodes_key], [self.node]),
+                self._batch.run(LEAVE, [self.nodes_key, self._info_key], [self.node]),
                 self._batch.command("DEL", self._conns_key, self._users_key),
             )

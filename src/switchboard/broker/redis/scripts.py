@@ -123,25 +123,43 @@ return reached
 """
 )
 
-#: KEYS: the live nodes, this node's connections, this node's users. ARGV: this node, TTL
-#: (ms). Marks the node alive until now + TTL and keeps its entries as long; returns 1 when
-#: the node was not registered (new, expired, or Redis lost it): then it writes them again;
-#: and Redis's clock (ms), which the node's deadlines are set in.
+#: KEYS: the live nodes, this node's connections, its users, its info. ARGV: this node, TTL
+#: (ms), its info ('' for none yet). Marks the node alive until now + TTL and keeps its
+#: entries as long; returns 1 when the node was not registered (new, expired, or Redis lost
+#: it): then it writes them again; and Redis's clock (ms), which deadlines are set in.
 REFRESH = (
     _NOW
     + """
 local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[2])
+end
 return {added, now}
 """
 )
 
-#: KEYS: the live nodes. ARGV: the node. Removes it at once (a clean shutdown).
+#: KEYS: the live nodes, this node's info. ARGV: the node. Removes it at once (a clean stop).
 LEAVE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
 return 1
 """
+
+#: KEYS: the live nodes. ARGV: the registry key prefix. The info of every live node.
+NODES = (
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local infos = {}
+for _, node in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local info = redis.call('GET', ARGV[1] .. 'info:' .. node)
+  if info then table.insert(infos, info) end
+end
+return infos
+"""
+)
 
 #: KEYS: members (HASH client -> info), their expiry (ZSET client -> ms). The members whose
 #: node kept refreshing them; the others are dropped.

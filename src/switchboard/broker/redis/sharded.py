@@ -22,6 +22,7 @@ from ..base import (
     BrokerHandler,
     Dispatch,
     HistoryOptions,
+    NodeInfo,
     Publication,
     Recovery,
     StreamPosition,
@@ -123,6 +124,12 @@ class ShardedRedisBroker(Broker):
 
     async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
         return await self.shard(channel).presence(channel)
+
+    def announce(self, info: NodeInfo) -> None:
+        self.shards[0].announce(info)
+
+    async def nodes(self) -> list[NodeInfo]:
+        return await self.shards[0].nodes()
 
     def connected(self, conn_id: str, user: Any) -> None:
         self.shards[0].connected(conn_id, user)
