@@ -232,9 +232,7 @@ class RedisProcess:
         self.proc.send_signal(signal.SIGCONT)
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """The session's Redis (each test uses a key prefix of its own)."""
+def _session_redis() -> Iterator[str]:
     server = RedisProcess()
     try:
         yield server.url
@@ -242,11 +240,7 @@ def redis_url() -> Iterator[str]:
         server.kill()
 
 
-@pytest.fixture(scope="session")
-def redis_url_2() -> Iterator[str]:
-    """A second Redis for the session: channels sharded over two instances."""
-    server = RedisProcess()
-    try:
-        yield server.url
-    finally:
-        server.kill()
+#: The session's Redis (each test uses a key prefix of its own).
+redis_url = pytest.fixture(scope="session", name="redis_url")(_session_redis)
+#: A second Redis for the session: channels sharded over two instances.
+redis_url_2 = pytest.fixture(scope="session", name="redis_url_2")(_session_redis)
