@@ -68,14 +68,19 @@ class Announcer:
         self.period = period
         self.started_at = time.time()
         self._task: asyncio.Task[None] | None = None
+        #: The URLs, read once the node is ready (its ports are gone after the drain).
+        self._urls: tuple[str, str | None] | None = None
 
     def info(self) -> NodeInfo:
         node = self.node
         latest = self.monitor.samples[-1] if self.monitor.samples else {}
+        if self._urls is None:
+            self._urls = (self.url(), self.admin())
+        url, admin = self._urls
         return NodeInfo(
             node_id=node.node_id,
-            url=self.url(),
-            admin_url=self.admin(),
+            url=url,
+            admin_url=admin,
             version=self.version,
             state=self.lifecycle.state.name.lower(),
             connections=len(node.registry),
