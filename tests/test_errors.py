@@ -12,7 +12,6 @@ import websockets
 import switchboard.errors as errors
 from switchboard import App
 from switchboard.admin.errors import ApiError
-from switchboard.broker import HistoryOptions, MemoryBroker, StreamPosition
 from switchboard.errors import (
     AuthError,
     BrokerUnavailable,
@@ -23,9 +22,9 @@ from switchboard.errors import (
     RequestError,
     SwitchboardError,
 )
-from switchboard.protocol.codecs import DataFormat
 from switchboard.protocol.codes import CloseCode, ErrorCode
 
+from .broker.flaky import FlakyBroker
 from .conftest import StartServer, recv_json, ws_url
 
 PACKAGE = Path(errors.__file__).parent
@@ -83,23 +82,6 @@ def test_each_error_carries_what_the_client_sees() -> None:
     assert not isinstance(BrokerUnavailable("down"), ClientError)  # not the client's fault
 
 
-class FlakyBroker(MemoryBroker):
-    """The embedded broker, unreachable while ``down``."""
-
-    down = False
-
-    async def publish(
-        self,
-        channel: str,
-        data: bytes,
-        history: HistoryOptions,
-        data_format: DataFormat = DataFormat.JSON,
-    ) -> StreamPosition:
-        if self.down:
-            raise BrokerUnavailable("connection refused")
-        return await super().publish(channel, data, history, data_format)
-
-
 async def test_an_unreachable_broker_is_unavailable_for_that_request_only(
     start_server: StartServer,
 ) -> None:
@@ -108,12 +90,12 @@ async def test_an_unreachable_broker_is_unavailable_for_that_request_only(
     await start_server(app)
     async with websockets.connect(ws_url(app)) as ws:
         await recv_json(ws)  # welcome
-        broker.down = True
+        broker.failing.add("publish")
         await ws.send(json.dumps({"type": "publish", "channel": "room:1", "data": 1, "id": 1}))
         error = await recv_json(ws)
         assert error["type"] == "error" and error["code"] == "UNAVAILABLE" and error["id"] == 1
         assert "connection refused" not in error["message"]  # internals stay in the log
-        broker.down = False
+        broker.failing.clear()
         await ws.send(json.dumps({"type": "publish", "channel": "room:1", "data": 2, "id": 2}))
         ack = await recv_json(ws)
         assert ack["type"] == "ack" and ack["offset"] == 1  # the failed one took no offset
