@@ -215,3 +215,11 @@ async def test_an_unreachable_redis_is_unavailable_without_the_url() -> None:
         await broker.start(Received())
     assert "secret-password" not in str(refused.value)
     await broker.close()
+
+
+async def test_a_broker_opened_only_to_read_writes_nothing_when_closed(redis_url: str) -> None:
+    reader = RedisBroker(redis_url, prefix=f"t{uuid.uuid4().hex[:12]}:")  # switchboard nodes
+    assert await reader.nodes() == []
+    calls = reader._batch.calls
+    await reader.close()
+    assert reader._batch.calls == calls  # no leaving a registry it never joined

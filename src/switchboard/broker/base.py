@@ -233,15 +233,14 @@ class Broker(ABC):
     def disconnected(self, conn_id: str) -> None:  # noqa: B027 (optional hook)
         """A connection this node reported as :meth:`connected` is gone."""
 
-    def announce(self, info: NodeInfo) -> None:
-        """This node's latest :class:`NodeInfo`; a cluster broker shares it with a TTL."""
-        self._announced = info
+    def announce(self, info: NodeInfo) -> None:  # noqa: B027 (optional hook)
+        """This node's latest :class:`NodeInfo`; a cluster broker shares it with a TTL (a
+        broker that keeps no node registry ignores it)."""
 
     async def nodes(self) -> list[NodeInfo]:
-        """Every live node of the cluster, this one included (the embedded broker: this one
-        alone, once it announced itself)."""
-        announced: NodeInfo | None = getattr(self, "_announced", None)
-        return [] if announced is None else [announced]
+        """Every live node of the cluster, this one included (none, for a broker that keeps
+        no node registry)."""
+        return []
 
     def healthy(self) -> bool:
         """Whether the broker reaches what it needs (always, for the embedded one); a node

@@ -21,6 +21,7 @@ from .base import (
     Dispatch,
     HistoryOptions,
     HistoryUsage,
+    NodeInfo,
     Publication,
     Recovery,
     StreamPosition,
@@ -73,6 +74,8 @@ class MemoryBroker(Broker):
         self._subscribed: set[str] = set()
         self._streams: dict[str, _Stream] = {}
         self._presence: dict[str, dict[str, dict[str, Any]]] = {}
+        #: The node registry of one process: this node, once it announced itself.
+        self._announced: NodeInfo | None = None
 
     async def start(self, handler: BrokerHandler) -> None:
         self._handler = handler
@@ -151,6 +154,12 @@ class MemoryBroker(Broker):
 
     async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
         return {cid: dict(info) for cid, info in self._presence.get(channel, {}).items()}
+
+    def announce(self, info: NodeInfo) -> None:
+        self._announced = info
+
+    async def nodes(self) -> list[NodeInfo]:
+        return [] if self._announced is None else [self._announced]
 
     def history_usage(self) -> HistoryUsage:
         return HistoryUsage(self.history_bytes, self.max_history_bytes, self.history_evicted)

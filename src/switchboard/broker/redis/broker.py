@@ -253,9 +253,10 @@ class RedisBroker(Broker):
         return int(await self._batch.run(ROUTE, [self.registry.nodes_key], args))
 
     async def subscribe(self, channel: str) -> None:
+        """The node reads ``channel`` from now on. What a catch-up after a link loss starts
+        from is the position the node asks for next (its subscribers' ``position`` or
+        ``recover``), or the first publication delivered, whichever comes first."""
         await self.link.add(self._topic(channel))
-        if channel not in self._last:
-            self._last[channel] = await self.position(channel)
 
     async def unsubscribe(self, channel: str) -> None:
         self._last.pop(channel, None)
@@ -276,6 +277,8 @@ class RedisBroker(Broker):
         args = [_new_epoch(), meta_ttl, "" if after is None else after]
         top, epoch, now, entries = await self._batch.run(RECOVER, self._keys(channel), args)
         epoch = _text(epoch)
+        if channel not in self._last and self._topic(channel) in self.link.topics:
+            self._last[channel] = StreamPosition(int(top), epoch)  # just subscribed
         return int(top), epoch, _kept(channel, epoch, entries, int(now))
 
     async def history(self, channel: str, limit: int) -> tuple[StreamPosition, list[Publication]]:
@@ -311,14 +314,10 @@ class RedisBroker(Broker):
 
     # --- presence --------------------------------------------------------------------------------
 
-    @property
-    def _presence_ttl_ms(self) -> int:
-        return max(1, round(self.registry.ttl * 1000))
-
     async def add_presence(self, channel: str, client_id: str, info: dict[str, Any]) -> None:
         encoded = msgspec.msgpack.encode(info)
         self._present[(channel, client_id)] = encoded
-        args = [self._presence_ttl_ms, client_id, encoded]
+        args = [self.registry.ttl_ms, client_id, encoded]
         await self._batch.run(PRESENCE_ADD, self._presence_keys(channel), args)
 
     async def remove_presence(self, channel: str, client_id: str) -> None:
@@ -340,7 +339,7 @@ class RedisBroker(Broker):
             await asyncio.sleep(self.registry.ttl / 3)
             by_channel: dict[str, list[Any]] = {}
             for (channel, client_id), info in self._present.items():
-                by_channel.setdefault(channel, [self._presence_ttl_ms]).extend((client_id, info))
+                by_channel.setdefault(channel, [self.registry.ttl_ms]).extend((client_id, info))
             waits = [
                 self._batch.run(PRESENCE_ADD, self._presence_keys(channel), args)
                 for channel, args in by_channel.items()

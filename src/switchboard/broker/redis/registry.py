@@ -109,11 +109,12 @@ class ConnectionRegistry:
 
     def _expire(self) -> None:
         self._expiry_queued = False
-        self._write("PEXPIRE", self._conns_key, self._ttl_ms)
-        self._write("PEXPIRE", self._users_key, self._ttl_ms)
+        self._write("PEXPIRE", self._conns_key, self.ttl_ms)
+        self._write("PEXPIRE", self._users_key, self.ttl_ms)
 
     @property
-    def _ttl_ms(self) -> int:
+    def ttl_ms(self) -> int:
+        """The TTL of this node's entries (and of the presence it vouches for), in ms."""
         return max(1, round(self.ttl * 1000))
 
     async def rewrite(self) -> None:
@@ -127,16 +128,20 @@ class ConnectionRegistry:
         if self._users:
             flat = [item for pair in self._users.items() for item in pair]
             waits.append(batch.command("HSET", self._users_key, *flat))
-        waits.append(batch.command("PEXPIRE", self._conns_key, self._ttl_ms))
-        waits.append(batch.command("PEXPIRE", self._users_key, self._ttl_ms))
+        waits.append(batch.command("PEXPIRE", self._conns_key, self.ttl_ms))
+        waits.append(batch.command("PEXPIRE", self._users_key, self.ttl_ms))
         self.lost = False
-        await asyncio.gather(*waits)
+        try:
+            await asyncio.gather(*waits)
+        except BrokerUnavailable:
+            self.lost = True  # written again at the next refresh that reaches Redis
+            raise
 
     async def refresh(self) -> None:
         """Mark this node alive for another TTL; rewrite its entries if Redis lost them."""
         keys = [self.nodes_key, self._conns_key, self._users_key, self._info_key]
         sent = time.time()
-        args = [self.node, self._ttl_ms, self.info]
+        args = [self.node, self.ttl_ms, self.info]
         added, redis_now = await self._batch.run(REFRESH, keys, args)
         middle = (sent + time.time()) / 2  # when Redis ran it, as well as this side can tell
         self._batch.clock_offset_ms = int(redis_now) - round(middle * 1000)
@@ -164,7 +169,11 @@ class ConnectionRegistry:
                 log.warning("broker_registry_refresh_failed", error=str(exc))
 
     async def stop(self) -> None:
-        """Leave the registry at once (the other nodes stop routing here)."""
+        """Leave the registry at once (the other nodes stop routing here); a registry that
+        never started (a broker opened only to read, as ``switchboard nodes`` does) writes
+        nothing."""
+        if not self.started:
+            return
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
