@@ -44,6 +44,13 @@ async def request(
             skipped.append(frame)
 
 
+async def publish_all(ws: ClientConnection, channel: str, values: range) -> None:
+    """Publish each of ``values`` to ``channel`` in turn; each must be acknowledged."""
+    for n in values:
+        answer = await request(ws, type="publish", channel=channel, data=n, id=n)
+        assert answer["type"] == "ack", answer
+
+
 async def frames(ws: ClientConnection, count: int, kind: str) -> list[dict[str, Any]]:
     """The next ``count`` frames of type ``kind`` (others skipped)."""
     got: list[dict[str, Any]] = []
@@ -96,10 +103,7 @@ async def test_a_client_resumes_on_another_node_with_the_100_it_missed(
     seen = (await frames(subscriber, 1, "message"))[0]
     assert seen["data"] == 0
     await subscriber.close()  # offline while 100 are published on the other node
-    for n in range(1, 101):
-        assert (await request(publisher, type="publish", channel="room:1", data=n, id=n))[
-            "type"
-        ] == "ack"
+    await publish_all(publisher, "room:1", range(1, 101))
     back, _ = await connect(a)  # it comes back on node a
     since = {"offset": seen["offset"], "epoch": ack["epoch"]}
     resumed = await request(back, type="subscribe", channel="room:1", id="r", recover_from=since)

@@ -13,7 +13,7 @@ import httpx
 from ..conftest import timeout
 from ..security.keys import SECRET
 from .conftest import RedisProcess, StartNode
-from .test_cluster import connect, frames, nothing_more, request
+from .test_cluster import connect, frames, nothing_more, publish_all, request
 
 AUTH = ("--jwt-secret", SECRET)
 
@@ -32,15 +32,11 @@ async def test_after_a_node_is_killed_its_clients_resume_elsewhere_and_it_drops_
     publisher, _ = await connect(a, "pub")
     subscriber, _ = await connect(b, "ann")
     ack = await request(subscriber, type="subscribe", channel="room:1", id="s")
-    for n in range(1, 4):
-        await request(publisher, type="publish", channel="room:1", data=n, id=n)
+    await publish_all(publisher, "room:1", range(1, 4))
     last = (await frames(subscriber, 3, "message"))[-1]
     b.proc.kill()  # SIGKILL: no drain, no leaving the registry
     b.proc.wait(timeout(5))
-    for n in range(4, 24):
-        assert (await request(publisher, type="publish", channel="room:1", data=n, id=n))[
-            "type"
-        ] == "ack"
+    await publish_all(publisher, "room:1", range(4, 24))
     back, _ = await connect(a, "ann")
     since = {"offset": last["offset"], "epoch": ack["epoch"]}
     resumed = await request(back, type="subscribe", channel="room:1", id="r", recover_from=since)
@@ -82,10 +78,7 @@ async def test_while_redis_is_paused_publishes_fail_clearly_and_nothing_accepted
         assert (await ready_body(a.port))["status"] == "degraded"
     finally:
         redis_server.resume()
-    for n in range(1, 11):
-        assert (await request(publisher, type="publish", channel="room:1", data=n, id=n))[
-            "type"
-        ] == "ack"
+    await publish_all(publisher, "room:1", range(1, 11))
     assert [m["data"] for m in await frames(subscriber, 10, "message")] == list(range(1, 11))
     assert await nothing_more(subscriber, "message")  # the refused one never arrives
     assert (await ready_body(a.port))["status"] == "ready"
