@@ -190,6 +190,13 @@ class Channels:
         if msg.id is not None:
             self.hub.send(conn, Ack(msg.id, channel, position.offset, position.epoch))
 
+    def publish_pipelines(self, conn: Connection, msg: Envelope, ahead: int) -> bool:
+        """Whether a publish may start while ``ahead`` of the connection's requests are in
+        flight: its one broker call is the publish, unless the channel-creation limit has
+        to be checked first (a history read); each request ahead might create a channel, so
+        the bucket must hold a token for every one of them as well."""
+        return not self.create_rate or self._create_tokens(conn)[0] >= ahead + 1.0
+
     async def publish_from_server(self, channel: str, data: bytes) -> StreamPosition:
         """``app.publish``: the server may publish (JSON ``data``) to any valid channel."""
         channel, options = self.options(channel)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections import deque
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..protocol.assembler import MessageAssembler
 from ..protocol.wire import PLAIN_JSON, Wire
 from .lifecycle import PHASES, Phase, check
+
+if TYPE_CHECKING:
+    from .lane import Lane
 
 _NO_ROLES: frozenset[str] = frozenset()
 
@@ -84,8 +86,8 @@ class Connection:
         #: Roles that routes declared with ``roles=`` require one of.
         self.roles: frozenset[str] = _NO_ROLES
         self._state: dict[str, Any] | None = None
-        #: Requests waiting behind a channel operation in flight, so replies keep their order.
-        self.lane: deque[tuple[Any, Any]] | None = None
+        #: Requests behind a broker call in flight, so replies keep their order (``lane.py``).
+        self.lane: Lane | None = None
         #: Where it is in its life (``core/lifecycle.py``); changed by :meth:`enter` only.
         self.phase = Phase.OPENING
         #: True once greeted (it reached OPEN): read on hot paths, so a slot, kept by ``enter``.

@@ -52,11 +52,16 @@ def install_builtin_routes(
     else:
         router.add("echo", echo)
     router.add("ping", ping)
-    # These await the broker: serial routes keep each connection's replies in order.
-    router.add_serial("broadcast", dispatches.broadcast_request)
-    router.add_serial("send", dispatches.send)
+    # These await the broker: serial routes keep each connection's replies in order; the
+    # pipelined ones make one broker call, so several of a connection's may be in flight.
+    router.add_serial("broadcast", dispatches.broadcast_request, pipelines=_always)
+    router.add_serial("send", dispatches.send, pipelines=_always)
     router.add_serial("subscribe", channels.subscribe)
     router.add_serial("unsubscribe", channels.unsubscribe)
-    router.add_serial("publish", channels.publish)
+    router.add_serial("publish", channels.publish, pipelines=channels.publish_pipelines)
     router.add_serial("presence", channels.presence)
     return echo_calls
+
+
+def _always(conn: Connection, msg: Envelope, ahead: int) -> bool:
+    return True

@@ -87,6 +87,22 @@ class Outbox:
         for conn in conns:
             send(conn, frame)
 
+    def hold(self, conn: Connection) -> tuple[list[bytes] | None, int]:
+        """From now until :meth:`release`, frames for ``conn`` are kept aside instead of
+        queued (a request answered ahead of its turn: see ``core/lane.py``)."""
+        saved = (conn.pending, conn.pending_bytes)
+        conn.pending = []
+        conn.pending_bytes = 0
+        return saved
+
+    def release(self, conn: Connection, saved: tuple[list[bytes] | None, int]) -> list[bytes]:
+        """End a :meth:`hold`: the frames kept aside, to :meth:`send` in their turn."""
+        held = conn.pending
+        if held is None:  # dropped meanwhile (a slow consumer): nothing waits any more
+            return []
+        conn.pending, conn.pending_bytes = saved
+        return held
+
     def pause(self, conn: Connection) -> None:
         """The socket's write buffer passed its high-water mark: hold frames here."""
         conn.paused = True

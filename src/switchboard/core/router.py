@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 import structlog
 
@@ -16,6 +15,7 @@ from ..protocol.envelope import Envelope
 from .connection import Connection
 from .eager import Started, finish, start_eagerly
 from .hub import Hub
+from .lane import MAX_AHEAD, Ahead, Lane
 from .ratelimit import route_allows
 from .repeats import RepeatFilter
 from .stats import bump
@@ -23,6 +23,9 @@ from .stats import bump
 Handler = Callable[[Connection, Envelope], None]
 RouteHandler = Callable[[Connection, Envelope], Any]
 SerialHandler = Callable[[Connection, Envelope], Coroutine[Any, Any, None]]
+#: Whether a request of a pipelined route may start ahead of its turn, given how many of the
+#: connection's requests are in flight before it (see ``core/lane.py``).
+Pipelines = Callable[[Connection, Envelope, int], bool]
 #: The route that catches every type no other route handles.
 DEFAULT_ROUTE = "$default"
 #: How messages of no route's type, and messages that could not be decoded, are counted.
@@ -121,8 +124,15 @@ class Router:
             conn.messages_in += 1
             if handler is not self.counts_itself:
                 received[kind] = received.get(kind, 0) + 1
-        if conn.lane is not None:  # an earlier request is still in flight: keep the order
-            conn.lane.append((handler, envelope))
+        lane = conn.lane
+        if lane is not None:  # an earlier request is still in flight: keep the order
+            # In flight before this one: the request being answered, and those started ahead.
+            if lane.open and self._pipelines(handler, conn, envelope, lane.ahead + 1):
+                lane.entries.append(self._ahead(conn, handler, envelope))
+                lane.ahead += 1
+            else:
+                lane.open = False
+                lane.entries.append((handler, envelope))
             return
         if handler is None:
             self._unknown(conn, envelope)
@@ -178,24 +188,56 @@ class Router:
             conn, ErrorCode.INTERNAL_ERROR, "internal error while handling message", envelope.id
         )
 
-    def add_serial(self, message_type: str, handler: SerialHandler) -> None:
+    def add_serial(
+        self, message_type: str, handler: SerialHandler, *, pipelines: Pipelines | None = None
+    ) -> None:
         """A route that awaits (a broker call). It runs at once; only if it has to wait does
         it become a task, with later requests of the same connection waiting behind it, so
-        every reply keeps the order of the requests."""
-        self.routes[message_type] = _SerialRoute(self, handler)
+        every reply keeps the order of the requests.
+
+        ``pipelines``: the route is pipelined (``core/lane.py``) when this says yes: its one
+        broker call is queued before its first wait, so it may start ahead of its turn."""
+        self.routes[message_type] = _SerialRoute(self, handler, pipelines)
+
+    @staticmethod
+    def _pipelines(
+        route: object, conn: Connection, envelope: Envelope, ahead: int
+    ) -> TypeGuard[_SerialRoute]:
+        if type(route) is not _SerialRoute or route.pipelines is None or ahead >= MAX_AHEAD:
+            return False
+        return route.pipelines(conn, envelope, ahead)
+
+    def _ahead(self, conn: Connection, route: _SerialRoute, envelope: Envelope) -> Ahead:
+        """Start a pipelined request ahead of its turn, holding what it sends."""
+        outbox = self.hub.outbox
+        entry = Ahead(envelope)
+        saved = outbox.hold(conn)
+        try:
+            entry.started = start_eagerly(route.handler(conn, envelope))
+        except Exception as exc:
+            entry.error = exc
+        finally:
+            entry.held = outbox.release(conn, saved)
+        return entry
 
     async def run_lane(self, conn: Connection, first: Envelope, started: Started) -> None:
         """Finish a serial request that had to wait, then whatever queued up behind it."""
         lane = conn.lane
         assert lane is not None
+        entries = lane.entries
         try:
-            try:
-                await finish(started)
-            except Exception as exc:
-                self.failed(conn, first, exc)
-            while lane and not conn.closing:
-                queued, envelope = lane.popleft()
-                if queued is None:
+            await self._finish(conn, first, started)
+            while entries and not conn.closing:
+                entry = entries.popleft()
+                if isinstance(entry, Ahead):
+                    lane.ahead -= 1
+                    await self._answer(conn, entry)
+                    continue
+                queued, envelope = entry
+                if self._pipelines(queued, conn, envelope, lane.ahead):
+                    entries.appendleft(entry)
+                    self._start_run(conn, lane)
+                elif queued is None:
                     self._unknown(conn, envelope)
                 elif isinstance(queued, _SerialRoute):
                     await self._await_request(conn, queued.handler, envelope)
@@ -203,6 +245,42 @@ class Router:
                     self._call(conn, queued, envelope)
         finally:
             conn.lane = None
+            lane.close()
+
+    def _start_run(self, conn: Connection, lane: Lane) -> None:
+        """Its turn came for a waiting pipelined request: start it and the pipelined ones
+        right behind it; the lane opens again if that leaves nothing waiting."""
+        entries = lane.entries
+        run: list[Ahead] = []
+        while entries:
+            head = entries[0]
+            if isinstance(head, Ahead):
+                break
+            queued, envelope = head
+            if not self._pipelines(queued, conn, envelope, lane.ahead):
+                break
+            entries.popleft()
+            run.append(self._ahead(conn, queued, envelope))
+            lane.ahead += 1
+        lane.open = not entries
+        entries.extendleft(reversed(run))
+
+    async def _answer(self, conn: Connection, entry: Ahead) -> None:
+        """A request started ahead: its turn came to be answered."""
+        send = self.hub.outbox.send
+        for frame in entry.held:
+            send(conn, frame)
+        if entry.error is not None:
+            self.failed(conn, entry.envelope, entry.error)
+        elif entry.started is not None:
+            started, entry.started = entry.started, None
+            await self._finish(conn, entry.envelope, started)
+
+    async def _finish(self, conn: Connection, envelope: Envelope, started: Started) -> None:
+        try:
+            await finish(started)
+        except Exception as exc:
+            self.failed(conn, envelope, exc)
 
     async def _await_request(
         self, conn: Connection, handler: SerialHandler, envelope: Envelope
@@ -212,16 +290,16 @@ class Router:
         except Exception as exc:
             self.failed(conn, envelope, exc)
 
-    def start_serial(self, conn: Connection, msg: Envelope, handler: SerialHandler) -> None:
+    def start_serial(self, conn: Connection, msg: Envelope, route: _SerialRoute) -> None:
         """Run a serial request now; if it has to wait, later requests of the same
         connection queue behind it until it is done."""
         try:
-            started = start_eagerly(handler(conn, msg))
+            started = start_eagerly(route.handler(conn, msg))
         except Exception as exc:
             self.failed(conn, msg, exc)
             return
         if started is not None:
-            conn.lane = deque()
+            conn.lane = Lane(self._pipelines(route, conn, msg, 0))
             self.spawn(self.run_lane(conn, msg, started))
 
 
@@ -295,14 +373,15 @@ class _AppRoute:
 class _SerialRoute:
     """A route whose handler awaits; see :meth:`Router.add_serial`."""
 
-    __slots__ = ("handler", "router")
+    __slots__ = ("handler", "pipelines", "router")
 
-    def __init__(self, router: Router, handler: SerialHandler) -> None:
+    def __init__(self, router: Router, handler: SerialHandler, pipelines: Pipelines | None) -> None:
         self.router = router
         self.handler = handler
+        self.pipelines = pipelines
 
     def __call__(self, conn: Connection, msg: Envelope) -> None:
-        self.router.start_serial(conn, msg, self.handler)
+        self.router.start_serial(conn, msg, self)
 
 
 def _denials_repeated(connection_id: Hashable, repeated: int) -> None:

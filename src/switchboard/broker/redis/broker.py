@@ -13,11 +13,12 @@ carries a channel's publications (offset, epoch, format, data); ``<prefix>dispat
 broadcasts and join/leave events, for every node; ``<prefix>node:<node>`` the direct messages
 and disconnects for this node's connections (see :mod:`.registry`).
 
-A publish is one Lua script: the epoch from the meta hash (a new random one when it is
-missing, which also drops a stream left from the old epoch), HINCRBY for the offset, XADD with
-the offset as the stream id (trimmed to the history size), the TTLs, PUBLISH. So the offset,
-the stored entry and the live message always agree, whichever node publishes. Scripts asked
-for in one loop pass go out in one pipeline (:mod:`.batch`).
+A publish is one Lua function (:mod:`.scripts`): the epoch from the meta hash (a new random
+one when it is missing, which also drops a stream left from the old epoch), HINCRBY for the
+offset, XADD with the offset as the stream id (trimmed to the history size), the TTLs,
+PUBLISH. So the offset, the stored entry and the live message always agree, whichever node
+publishes. The calls asked for in one loop pass go out in one script call, in one pipeline
+(:mod:`.batch`).
 
 When the PUB/SUB link comes back after a loss, every subscribed channel is read from the
 stream after the last offset this node delivered, and the gap is delivered before the live
@@ -53,7 +54,7 @@ from ..base import (
     recovery,
 )
 from ..memory import IDLE_STREAM_TTL
-from .batch import DEADLINE, Batch
+from .batch import Batch
 from .client import UNAVAILABLE, connect
 from .link import PROBE, Link
 from .registry import ConnectionRegistry, user_key
@@ -231,7 +232,7 @@ class RedisBroker(Broker):
         size = history.size if history.enabled else 0
         ttl_ms = max(1, round(history.ttl * 1000)) if history.enabled else 0
         meta_ttl = round(max(history.ttl, IDLE_STREAM_TTL) * 1000)
-        args = [DEADLINE, data, data_format.value, size, ttl_ms, meta_ttl, _new_epoch()]
+        args = [data, data_format.value, size, ttl_ms, meta_ttl, _new_epoch()]
         args.append(self._topic(channel))
         offset, epoch = await self._batch.run(PUBLISH, self._keys(channel), args)
         return StreamPosition(int(offset), _text(epoch))
@@ -248,7 +249,7 @@ class RedisBroker(Broker):
             mode, target = "user", user_key(dispatch.user)
         else:
             return 0
-        args = [DEADLINE, mode, target, self.registry.base, f"{self.prefix}node:", payload]
+        args = [mode, target, self.registry.base, f"{self.prefix}node:", payload]
         args.append(self._dispatch_topic)
         return int(await self._batch.run(ROUTE, [self.registry.nodes_key], args))
 

@@ -60,6 +60,9 @@ class Link:
         self.confirm_timeout = confirm_timeout
         #: Every topic the node reads, kept across reconnects.
         self.topics: set[str] = set()
+        #: The same, as Redis names them in messages: a message of a topic no longer read
+        #: (it was on its way when the UNSUBSCRIBE went out) is dropped.
+        self._reading: set[bytes] = set()
         #: Whether Redis confirmed every topic on the current connection.
         self.up = False
         #: How many times the link was rebuilt after a loss.
@@ -79,6 +82,7 @@ class Link:
     async def start(self, topics: list[str]) -> None:
         """Subscribe ``topics`` and return once Redis confirmed them (or raise)."""
         self.topics.update(topics)
+        self._reading.update(topic.encode() for topic in topics)
         waiters = self._expect(self.topics)
         await self._connect()
         self._tasks.append(asyncio.create_task(self._read(), name="redis-link"))
@@ -102,6 +106,7 @@ class Link:
         if topic in self.topics and self.up:
             return
         self.topics.add(topic)
+        self._reading.add(topic.encode())
         if not self.up:
             raise BrokerUnavailable("redis subscribe failed: the pub/sub link is down")
         waiters = self._expect([topic])
@@ -113,6 +118,7 @@ class Link:
 
     async def remove(self, topic: str) -> None:
         self.topics.discard(topic)
+        self._reading.discard(topic.encode())
         if self.up:
             with contextlib.suppress(*UNAVAILABLE):
                 await self._pubsub.unsubscribe(topic)
@@ -210,7 +216,8 @@ class Link:
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind in (b"message", "message"):
-            self._on_message(message["channel"], message["data"])
+            if message["channel"] in self._reading:
+                self._on_message(message["channel"], message["data"])
         elif kind in (b"subscribe", "subscribe"):
             self._confirm(message["channel"])
 

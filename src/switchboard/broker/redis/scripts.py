@@ -1,36 +1,39 @@
-"""The Lua scripts the Redis broker runs (EVALSHA), each one atomic on the Redis side.
+"""The Lua the Redis broker runs: one script (:data:`BATCH`) that runs, in order and atomically,
+every call a node queued in one loop pass.
 
-Channel scripts touch only keys under the channel's hash tag (``<prefix>{<channel>}:...``);
-registry scripts only keys under ``<prefix>{registry}``: each script stays in one Redis
-Cluster slot. Times come from Redis's own clock (``TIME``), so nodes need not agree on one.
+Each call names a function below with its own keys and arguments, as a script of its own would
+get them (``KEYS``, ``ARGV``); ``now`` is Redis's clock (ms), read once per batch. Channel
+functions touch only keys under the channel's hash tag (``<prefix>{<channel>}:...``), registry
+functions only keys under ``<prefix>{registry}``. Times come from Redis's own clock
+(``TIME``), so nodes need not agree on one.
+
+Why one script for many calls: redis-py spends several microseconds of Python per command it
+sends and per reply it reads; one EVALSHA for a whole pass pays that once, and Redis parses one
+command instead of hundreds.
 """
 
 from __future__ import annotations
 
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
+#: Names of the functions (what :meth:`~.batch.Batch.run` takes).
+PUBLISH = "publish"
+RECOVER = "recover"
+HISTORY = "history"
+ROUTE = "route"
+REFRESH = "refresh"
+LEAVE = "leave"
+NODES = "nodes"
+PRESENCE = "presence"
+PRESENCE_ADD = "presence_add"
 
-#: Refuses a script that runs after the node stopped waiting for it (ARGV[1], in Redis's
-#: time): a node answers UNAVAILABLE when Redis does not reply in time (paused, overloaded),
-#: and what it asked must not happen later behind that answer.
-_IN_TIME = (
-    _NOW
-    + """
-if now > tonumber(ARGV[1]) then
-  return redis.error_reply('EXPIRED the node stopped waiting')
-end
-"""
-)
+#: Functions that must not run after the node stopped waiting for them: the node answers
+#: UNAVAILABLE when Redis does not reply in time (paused, overloaded), and what it asked must
+#: not happen later behind that answer. Their batch carries a deadline in Redis's time.
+TIMED = frozenset({PUBLISH, ROUTE})
 
-#: KEYS: meta, stream. ARGV: the deadline (ms), data, format, history size, history TTL (ms),
-#: meta TTL (ms), a new epoch, the pub/sub topic. The offset, the stored entry and the live
-#: message agree.
-PUBLISH = (
-    _IN_TIME
-    + """
-table.remove(ARGV, 1)
+_FUNCTIONS: dict[str, str] = {
+    # KEYS: meta, stream. ARGV: data, format, history size, history TTL (ms), meta TTL (ms), a
+    # new epoch, the pub/sub topic. The offset, the stored entry and the live message agree.
+    PUBLISH: """
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[6]
@@ -47,14 +50,11 @@ if size > 0 then
 end
 redis.call('PUBLISH', ARGV[7], offset .. '\\n' .. epoch .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
 return {offset, epoch}
-"""
-)
-
-#: KEYS: meta, stream. ARGV: a new epoch, meta TTL (ms), the offset to read after ('' for
-#: none). The position (creating the epoch if the channel has none), Redis's clock, and the
-#: entries after that offset.
-RECOVER = (
-    """
+""",
+    # KEYS: meta, stream. ARGV: a new epoch, meta TTL (ms), the offset to read after ('' for
+    # none). The position (creating the epoch if the channel has none), Redis's clock, and the
+    # entries after that offset.
+    RECOVER: """
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[1]
@@ -67,16 +67,10 @@ local entries = {}
 if ARGV[3] ~= '' then
   entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[3]) + 1) .. '-0', '+')
 end
-"""
-    + _NOW
-    + """
 return {top, epoch, now, entries}
-"""
-)
-
-#: KEYS: meta, stream. ARGV: how many. The last entries, newest first, creating nothing.
-HISTORY = (
-    """
+""",
+    # KEYS: meta, stream. ARGV: how many. The last entries, newest first, creating nothing.
+    HISTORY: """
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then return {0, '', 0, {}} end
 local top = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
@@ -84,21 +78,13 @@ local entries = {}
 if tonumber(ARGV[1]) > 0 then
   entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[1])
 end
-"""
-    + _NOW
-    + """
 return {top, epoch, now, entries}
-"""
-)
-
-#: KEYS: the live nodes (ZSET node -> expiry). ARGV: the deadline (ms); 'all', 'conn' or
-#: 'user'; the connection id or user key; the registry key prefix; the node topic prefix; the
-#: message; the topic every node reads. Counts the connections of live nodes the message is
-#: for and PUBLISHes it to the nodes that hold them ('all': once, to every node).
-ROUTE = (
-    _IN_TIME
-    + """
-table.remove(ARGV, 1)
+""",
+    # KEYS: the live nodes (ZSET node -> expiry). ARGV: 'all', 'conn' or 'user'; the
+    # connection id or user key; the registry key prefix; the node topic prefix; the message;
+    # the topic every node reads. Counts the connections of live nodes the message is for and
+    # PUBLISHes it to the nodes that hold them ('all': once, to every node).
+    ROUTE: """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local mode, target, base = ARGV[1], ARGV[2], ARGV[3]
 local reached = 0
@@ -120,16 +106,12 @@ if mode == 'all' then
   redis.call('PUBLISH', ARGV[6], ARGV[5])
 end
 return reached
-"""
-)
-
-#: KEYS: the live nodes, this node's connections, its users, its info. ARGV: this node, TTL
-#: (ms), its info ('' for none yet). Marks the node alive until now + TTL and keeps its
-#: entries as long; returns 1 when the node was not registered (new, expired, or Redis lost
-#: it): then it writes them again; and Redis's clock (ms), which deadlines are set in.
-REFRESH = (
-    _NOW
-    + """
+""",
+    # KEYS: the live nodes, this node's connections, its users, its info. ARGV: this node, TTL
+    # (ms), its info ('' for none yet). Marks the node alive until now + TTL and keeps its
+    # entries as long; returns 1 when the node was not registered (new, expired, or Redis lost
+    # it): then it writes them again; and Redis's clock (ms), which deadlines are set in.
+    REFRESH: """
 local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
@@ -137,20 +119,15 @@ if ARGV[3] ~= '' then
   redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[2])
 end
 return {added, now}
-"""
-)
-
-#: KEYS: the live nodes, this node's info. ARGV: the node. Removes it at once (a clean stop).
-LEAVE = """
+""",
+    # KEYS: the live nodes, this node's info. ARGV: the node. Removes it at once (a clean stop).
+    LEAVE: """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 return 1
-"""
-
-#: KEYS: the live nodes. ARGV: the registry key prefix. The info of every live node.
-NODES = (
-    _NOW
-    + """
+""",
+    # KEYS: the live nodes. ARGV: the registry key prefix. The info of every live node.
+    NODES: """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local infos = {}
 for _, node in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -158,28 +135,20 @@ for _, node in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if info then table.insert(infos, info) end
 end
 return infos
-"""
-)
-
-#: KEYS: members (HASH client -> info), their expiry (ZSET client -> ms). The members whose
-#: node kept refreshing them; the others are dropped.
-PRESENCE = (
-    _NOW
-    + """
+""",
+    # KEYS: members (HASH client -> info), their expiry (ZSET client -> ms). The members whose
+    # node kept refreshing them; the others are dropped.
+    PRESENCE: """
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 if #gone > 0 then
   redis.call('HDEL', KEYS[1], unpack(gone))
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 end
 return redis.call('HGETALL', KEYS[1])
-"""
-)
-
-#: KEYS: members, their expiry. ARGV: TTL (ms), then client id and info pairs. Adds or
-#: refreshes those members (written again in full: Redis may have lost them).
-PRESENCE_ADD = (
-    _NOW
-    + """
+""",
+    # KEYS: members, their expiry. ARGV: TTL (ms), then client id and info pairs. Adds or
+    # refreshes those members (written again in full: Redis may have lost them).
+    PRESENCE_ADD: """
 local ttl = tonumber(ARGV[1])
 for i = 2, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
@@ -188,5 +157,53 @@ end
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
 return 1
+""",
+}
+
+#: KEYS: every call's keys, one after the other. ARGV: the deadline (ms, Redis's clock), the
+#: plan (per call: its function's name, how many keys, how many arguments), then every call's
+#: arguments, one after the other. Returns one result per call, in order; a call that failed
+#: (or came too late, for a timed one) has an error reply in its place and the others still run.
+BATCH = (
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local late = now > tonumber(ARGV[1])
+local timed = {"""
+    + ", ".join(f"{name} = true" for name in sorted(TIMED))
+    + """}
+local f = {}
+"""
+    + "".join(
+        f"f.{name} = function(KEYS, ARGV)\n{body.strip()}\nend\n"
+        for name, body in _FUNCTIONS.items()
+    )
+    + """
+local plan = cmsgpack.unpack(ARGV[2])
+local results = {}
+local k, a = 1, 3
+for i = 1, #plan, 3 do
+  local name, nkeys, nargs = plan[i], plan[i + 1], plan[i + 2]
+  local keys, args = {}, {}
+  for j = 1, nkeys do keys[j] = KEYS[k + j - 1] end
+  for j = 1, nargs do args[j] = ARGV[a + j - 1] end
+  k, a = k + nkeys, a + nargs
+  local result
+  if late and timed[name] then
+    result = {err = 'EXPIRED the node stopped waiting'}
+  else
+    local ok, value = pcall(f[name], keys, args)
+    if ok then
+      result = value
+      if result == nil then result = false end
+    elseif type(value) == 'table' then
+      result = {err = value.err or 'ERR script error'}
+    else
+      result = {err = tostring(value)}
+    end
+  end
+  results[#results + 1] = result
+end
+return results
 """
 )
