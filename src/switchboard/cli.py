@@ -15,7 +15,8 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import typer
 from pydantic import ValidationError
@@ -33,7 +34,18 @@ cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Switchboard 
 CLI_GROUPS: dict[str, str] = {
     **dict.fromkeys(("host", "port", "path", "node_id"), "Network"),
     **dict.fromkeys(
-        ("broker", "broker_prefix", "broker_timeout", "registry_ttl", "advertise_url"), "Cluster"
+        (
+            "broker",
+            "broker_prefix",
+            "broker_timeout",
+            "registry_ttl",
+            "advertise_url",
+            "workers",
+            "reuse_port",
+            "agent_port",
+            "route_endpoint",
+        ),
+        "Cluster",
     ),
     **dict.fromkeys(
         (
@@ -52,7 +64,14 @@ CLI_GROUPS: dict[str, str] = {
         "Limits",
     ),
     **dict.fromkeys(
-        ("ping_interval", "ping_timeout", "drain_timeout", "close_timeout"),
+        (
+            "ping_interval",
+            "ping_timeout",
+            "drain_timeout",
+            "drain_grace",
+            "drain_rate",
+            "close_timeout",
+        ),
         "Heartbeat and shutdown",
     ),
     **dict.fromkeys(
@@ -155,6 +174,10 @@ def serve(**flags: Any) -> None:
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"switchboard: invalid settings: {exc}", err=True)
         raise typer.Exit(2) from None
+    if settings.workers != 1:  # the supervisor of the worker processes (workers/)
+        from .workers import supervise
+
+        raise typer.Exit(supervise(settings, sys.argv[1:]))
     app = load_app(target) if target else App()
     app.settings = settings
     configure_logging(
@@ -206,9 +229,11 @@ def _flag_parameter(name: str, field: FieldInfo) -> inspect.Parameter:
     if get_origin(annotation) is Literal:
         choices = ", ".join(str(c) for c in get_args(annotation))
         annotation = str
+    elif get_origin(annotation) in (Union, UnionType) and type(None) not in get_args(annotation):
+        annotation = str  # a number or a word (`workers`: 2 or auto): the settings parse it
     flag = "--" + name.replace("_", "-")
     decls = [f"{flag}/--no-{flag[2:]}"] if annotation is bool else [flag]
-    default = "host name" if name == "node_id" else _shown(field.default)
+    default = "host name-process id" if name == "node_id" else _shown(field.default)
     text = field.description or ""
     if choices:
         text += f" One of: {choices}."

@@ -81,6 +81,7 @@ class Listener:
             read_buffer_size=s.read_buffer_size,
             ssl=self.tls,
             max_handshakes=handshakes_in_flight(s),
+            reuse_port=s.reuse_port,
         )
 
     async def stop(self) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
@@ -16,7 +18,9 @@ class ClusterSettings(BaseModel):
     """Who this node is among the others, and what connects them."""
 
     node_id: str = Field(
-        default_factory=socket.gethostname, description="Name of this node in logs and welcome."
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        description="Name of this node in logs, welcome and the node registry (default: "
+        "host name and process id, unique among the workers of one machine).",
     )
     advertise_url: str | None = Field(
         None,
@@ -51,6 +55,37 @@ class ClusterSettings(BaseModel):
         description="Seconds a node waits for Redis to answer before the request gets "
         "UNAVAILABLE; what it asked is then refused by Redis too, never done later.",
     )
+
+    workers: int | Literal["auto"] = Field(
+        1,
+        description="Processes serving the one WebSocket port (SO_REUSEPORT), each a node of "
+        "the cluster over `broker`, under a supervisor that restarts a worker that dies; "
+        "`auto`: one per core. More than one needs a shared broker (Redis).",
+    )
+    reuse_port: bool = Field(
+        False,
+        description="Bind the WebSocket port with SO_REUSEPORT, so several processes serve it "
+        "(what `workers` sets for each worker).",
+    )
+    agent_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of the HAProxy agent-check responder, on `host` (off when unset): "
+        "answers the node's weight from its load, `drain` while draining.",
+    )
+    route_endpoint: bool = Field(
+        False,
+        description="Answer `GET /route` on the WebSocket port: the least-loaded ready node's "
+        "public URL (`GET /api/v1/route` on the admin port is always there).",
+    )
+
+    @field_validator("workers")
+    @classmethod
+    def _some_workers(cls, value: int | str) -> int | str:
+        if value != "auto" and (not isinstance(value, int) or value < 1):
+            raise ValueError("must be a whole number of at least 1, or `auto`")
+        return value
 
     @field_validator("broker")
     @classmethod

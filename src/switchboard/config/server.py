@@ -46,7 +46,24 @@ class ServerSettings(BaseModel):
         "handshakes in flight, the rest the broker and log files.",
     )
     drain_timeout: float = Field(
-        10.0, ge=0, description="Seconds to wait for clients to close on shutdown."
+        10.0,
+        ge=0,
+        description="Seconds a drain may take: the waves of closes spread over at most half "
+        "of it, then what is still open is dropped.",
+    )
+    drain_grace: float = Field(
+        0.0,
+        ge=0,
+        le=300,
+        description="Seconds a drain waits, draining (`/ready` 503) but still accepting, for "
+        "the balancer to notice before the first close; behind a balancer, its health "
+        "check's interval times its fall count.",
+    )
+    drain_rate: float = Field(
+        1000.0,
+        gt=0,
+        description="Connections a drain closes per second at most (1012 with a jittered "
+        "reconnect hint, in waves every 100 ms), so clients do not all come back at once.",
     )
     handshake_timeout: float = Field(
         5.0, gt=0, description="Seconds a client has to complete the HTTP upgrade."
