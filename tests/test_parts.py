@@ -5,6 +5,7 @@ it (``_parts_of``), without the rest of the app."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,7 +19,7 @@ from switchboard import App, Settings
 from switchboard.broker.base import HistoryOptions
 from switchboard.broker.memory import MemoryBroker
 from switchboard.core.channels import ChannelOptions
-from switchboard.core.lifecycle import NodeLifecycle
+from switchboard.core.lifecycle import NodeLifecycle, NodeState
 from switchboard.core.stats import Stats
 from switchboard.parts import AdminPort, Listener
 from switchboard.wiring import build_node, connection_capacity, handshake_gate
@@ -84,7 +85,7 @@ async def test_start_binds_a_port_that_greets_clients_on_the_configured_path() -
         await listener.stop()
 
 
-async def test_stop_closes_everyone_with_1001_then_stops_listening(
+async def test_stop_closes_everyone_with_1012_and_a_reconnect_hint_then_stops_listening(
     listening: StartListener,
 ) -> None:
     listener = await listening()
@@ -93,7 +94,9 @@ async def test_stop_closes_everyone_with_1001_then_stops_listening(
     await recv_json(ws)
     await listener.stop()
     await asyncio.wait_for(ws.wait_closed(), timeout(5))
-    assert (ws.close_code, ws.close_reason) == (1001, "server shutting down")
+    assert ws.close_code == 1012
+    hint = json.loads(ws.close_reason or "")
+    assert 0 <= hint["reconnect_after_ms"] <= 1000  # a few clients: one wave, 1 s of jitter
     assert listener.aborted == 0  # it answered the close
     assert len(listener.node.registry) == 0
     with pytest.raises(OSError):  # refused: nothing listens any more
@@ -116,10 +119,10 @@ async def test_a_client_that_never_answers_the_close_is_dropped_at_the_drain_tim
         await listener.stop()
         assert loop.time() - began >= drain * 0.9  # it waited for the silent one
         assert listener.aborted == 1  # the silent one only
-        assert (await asyncio.wait_for(silent.recv_until_close(), timeout(5))).code == 1001
+        assert (await asyncio.wait_for(silent.recv_until_close(), timeout(5))).code == 1012
         assert await silent.at_eof(timeout(5))  # then the server dropped it
         await asyncio.wait_for(polite.wait_closed(), timeout(5))
-        assert polite.close_code == 1001
+        assert polite.close_code == 1012
         assert len(listener.node.registry) == 0
     finally:
         silent.close()
@@ -165,3 +168,50 @@ async def test_the_admin_port_is_bound_by_start_and_freed_by_stop() -> None:
         assert again.port == port
     finally:
         await again.stop()
+
+
+async def test_the_drain_closes_in_waves_at_the_drain_rate_each_told_when_to_come_back(
+    listening: StartListener,
+) -> None:
+    # 10 clients at 20 a second: 5 waves over 0.5 s; each close says when to reconnect.
+    listener = await listening(drain_rate=20, drain_timeout=4)
+    clients = [await websockets.connect(url(listener)) for _ in range(10)]
+    for ws in clients:
+        await recv_json(ws)
+    loop = asyncio.get_running_loop()
+    closed_at: list[float] = []
+
+    async def watch(ws: Any) -> None:
+        await ws.wait_closed()
+        closed_at.append(loop.time())
+
+    watchers = [asyncio.create_task(watch(ws)) for ws in clients]
+    await listener.stop()
+    await asyncio.wait_for(asyncio.gather(*watchers), timeout(5))
+    assert {ws.close_code for ws in clients} == {1012}
+    hints = [json.loads(ws.close_reason or "")["reconnect_after_ms"] for ws in clients]
+    assert all(0 <= hint <= 1000 for hint in hints)
+    assert len(set(hints)) > 1  # jittered, not one moment for all
+    assert max(closed_at) - min(closed_at) >= 0.3  # spread out, not all at once
+
+
+async def test_during_the_grace_new_clients_are_still_taken_then_refused(
+    listening: StartListener,
+) -> None:
+    listener = await listening(drain_grace=timeout(1.0), drain_timeout=timeout(2))
+    address = url(listener)
+    silent = await RawClient.connect(listener.port)  # never answers: keeps the drain going
+    try:
+        listener.lifecycle.enter(NodeState.READY)
+        listener.lifecycle.enter(NodeState.DRAINING)  # what App.shutdown does before the stop
+        drain = asyncio.create_task(listener.stop())
+        late = await websockets.connect(address)  # the balancer has not noticed yet
+        assert (await recv_json(late))["type"] == "welcome"
+        await asyncio.wait_for(late.wait_closed(), timeout(5))  # closed with the others
+        assert late.close_code == 1012
+        with pytest.raises(InvalidStatus) as refused:  # past the grace: refused
+            await websockets.connect(address, open_timeout=timeout(5))
+        assert refused.value.response.status_code == 503
+        await drain
+    finally:
+        silent.close()

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from .config import Settings
+from .core.drain import close_in_waves, plan
 from .core.lifecycle import NodeLifecycle
 from .core.node import Node
-from .protocol.codes import CloseCode
 from .security.gate import HandshakeGate
 from .transport.handshake import UpgradeHandler
 from .transport.listener import ListenerLimits
@@ -29,8 +29,8 @@ log = structlog.get_logger("switchboard.app")
 
 
 class Listener:
-    """The WebSocket port: ``start`` binds it; ``stop`` drains (1001 to everyone, wait up
-    to ``drain_timeout``, drop the rest) and stops listening."""
+    """The WebSocket port: ``start`` binds it; ``stop`` drains (``drain_grace``, then 1012
+    to everyone in waves, wait up to ``drain_timeout``, drop the rest) and stops listening."""
 
     def __init__(
         self,
@@ -85,10 +85,28 @@ class Listener:
         )
 
     async def stop(self) -> None:
-        node, drain_timeout = self.node, self.settings.drain_timeout
-        closing = node.close_all(CloseCode.GOING_AWAY, "server shutting down")
-        log.info("drain_started", connections=closing, drain_timeout=drain_timeout)
-        await node.wait_all_closed(drain_timeout)
+        """The drain: the grace (still accepting), then the waves of 1012 closes, then wait
+        for the close handshakes until ``drain_timeout``, and drop what is left."""
+        node, s = self.node, self.settings
+        if s.drain_grace:
+            log.info("drain_grace", seconds=s.drain_grace, connections=len(node.registry))
+            await asyncio.sleep(s.drain_grace)
+        self.lifecycle.refusing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + s.drain_timeout
+        conns = node.registry.snapshot()
+        waves, spread = plan(len(conns), s.drain_rate, s.drain_timeout)
+        log.info(
+            "drain_started",
+            connections=len(conns),
+            drain_timeout=s.drain_timeout,
+            waves=waves,
+            spread_s=round(spread, 3),
+        )
+        await close_in_waves(conns, node.close, rate=s.drain_rate, drain_timeout=s.drain_timeout)
+        late = [conn for conn in node.registry.snapshot() if not conn.closing]
+        await close_in_waves(late, node.close, rate=s.drain_rate, drain_timeout=0)  # mid-handshake
+        await node.wait_all_closed(max(0.0, deadline - loop.time()))
         left = node.registry.snapshot()
         for conn in left:
             conn.transport.abort()

@@ -90,7 +90,7 @@ async def test_ready_turns_503_while_draining(start_server: StartServer) -> None
     drain = asyncio.create_task(app.shutdown())
     # The drain has begun once the close frames are out; it waits for the stubborn one.
     close = await asyncio.wait_for(stubborn.recv_until_close(), timeout(5))
-    assert close.code == 1001
+    assert close.code == 1012
     assert await http_get(app.port, "/ready") == (503, b'{"status":"draining"}')
     assert (await http_get(app.port, "/health"))[0] == 200
     refused = await RawClient.connect(app.port)
@@ -99,7 +99,7 @@ async def test_ready_turns_503_while_draining(start_server: StartServer) -> None
     assert await stubborn.at_eof(timeout(5))
 
 
-async def test_shutdown_closes_everyone_with_1001_after_pending_messages(
+async def test_shutdown_closes_everyone_with_1012_after_pending_messages(
     start_server: StartServer,
 ) -> None:
     app = await start_server()
@@ -113,4 +113,4 @@ async def test_shutdown_closes_everyone_with_1001_after_pending_messages(
         assert (await recv_json(ws))["data"] == "last words"
     for ws in clients:
         await asyncio.wait_for(ws.wait_closed(), timeout(5))
-        assert ws.close_code == 1001
+        assert ws.close_code == 1012

@@ -374,7 +374,7 @@ async def test_max_connections_refuses_with_503_then_frees_the_slot(
     await holders[1].finish()
 
 
-async def test_shutdown_closes_node_clients_1001(start_server: StartServer, node: Spawn) -> None:
+async def test_shutdown_closes_node_clients_1012(start_server: StartServer, node: Spawn) -> None:
     app = await start_server(drain_timeout=5.0)
     clients = [await node(ws_url(app), interactive=True) for _ in range(3)]
     for client in clients:
@@ -385,11 +385,11 @@ async def test_shutdown_closes_node_clients_1001(start_server: StartServer, node
     # ws answers the close frame at once, so draining does not have to wait for drain_timeout.
     assert loop.time() - started < timeout(2)
     for client in clients:
-        assert (await client.wait_for("close"))["code"] == 1001
-        assert only(await client.finish(), "close")["code"] == 1001
+        assert (await client.wait_for("close"))["code"] == 1012
+        assert only(await client.finish(), "close")["code"] == 1012
 
 
-async def test_sigterm_closes_node_clients_1001(
+async def test_sigterm_closes_node_clients_1012(
     server_process: Callable[..., ServerProcess], node: Spawn
 ) -> None:
     server = server_process()
@@ -398,8 +398,8 @@ async def test_sigterm_closes_node_clients_1001(
         assert (await client.message())["type"] == "welcome"
     server.proc.send_signal(signal.SIGTERM)
     for client in clients:
-        assert (await client.wait_for("close"))["code"] == 1001
-        assert only(await client.finish(), "close")["code"] == 1001
+        assert (await client.wait_for("close"))["code"] == 1012
+        assert only(await client.finish(), "close")["code"] == 1012
     assert await asyncio.to_thread(server.proc.wait, timeout(10)) == 0
 
 

@@ -17,7 +17,7 @@ Spawn = Callable[..., ServerProcess]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_signal_drains_with_1001_and_exits_0(server_process: Spawn, sig: int) -> None:
+async def test_signal_drains_with_1012_and_exits_0(server_process: Spawn, sig: int) -> None:
     server = server_process("--drain-timeout", "5")
     clients = [await websockets.connect(server.url()) for _ in range(3)]
     for ws in clients:
@@ -25,7 +25,7 @@ async def test_signal_drains_with_1001_and_exits_0(server_process: Spawn, sig: i
     server.proc.send_signal(sig)
     for ws in clients:
         await asyncio.wait_for(ws.wait_closed(), timeout(5))
-        assert ws.close_code == 1001
+        assert ws.close_code == 1012
     assert await asyncio.to_thread(server.proc.wait, timeout(10)) == 0
     events = [r["event"] for r in server.records()] + [
         json.loads(line)["event"] for line in server.proc.stdout or [] if line.startswith("{")

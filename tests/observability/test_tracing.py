@@ -125,7 +125,7 @@ async def test_connection_span_lasts_until_close_and_records_how_it_ended(
     assert span.status.status_code is StatusCode.ERROR
 
 
-async def test_drain_closes_with_1001_which_is_not_an_error(start_server: StartServer) -> None:
+async def test_drain_closes_with_1012_which_is_not_an_error(start_server: StartServer) -> None:
     app, exporter = traced_app()
     app = await start_server(app, tracing=True)
     async with websockets.connect(ws_url(app)) as ws:
@@ -134,7 +134,7 @@ async def test_drain_closes_with_1001_which_is_not_an_error(start_server: StartS
         await ws.wait_closed()
     span = connection_span(exporter, conn_id)
     assert span.attributes is not None
-    assert span.attributes["switchboard.close_code"] == 1001
+    assert span.attributes["switchboard.close_code"] == 1012
     assert span.attributes["switchboard.closed_by"] == "server"
     assert span.status.status_code is StatusCode.UNSET
 
@@ -382,7 +382,7 @@ async def test_spans_of_connections_dropped_at_the_drain_timeout_are_ended(
     await app.shutdown()
     spans = named(exporter, "switchboard.connection")
     assert len(spans) == 2  # both ended, the silent one by the abort at the drain timeout
-    assert connection_span(exporter, polite_id).attributes["switchboard.close_code"] == 1001  # type: ignore[index]
+    assert connection_span(exporter, polite_id).attributes["switchboard.close_code"] == 1012  # type: ignore[index]
     dropped = next(s for s in spans if s.attributes["switchboard.connection_id"] != polite_id)  # type: ignore[index]
     assert dropped.attributes["switchboard.closed_by"] in {"server", "network"}  # type: ignore[index]
     silent.close()

@@ -79,6 +79,8 @@ async def test_probes_answer_on_the_websocket_port() -> None:
     h.lifecycle.enter(NodeState.DRAINING)
     assert answer(h(request("/ready"), PEER))[:2] == (503, {"status": "draining"})
     assert answer(h(request("/health"), PEER))[0] == 200  # alive, just not taking new ones
+    upgraded(h(request(), PEER))  # the drain's grace: still taken until the drain refuses
+    h.lifecycle.refusing = True
     assert answer(h(request(), PEER))[:2] == (503, {"error": "server is shutting down"})
 
 

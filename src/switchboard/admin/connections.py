@@ -110,7 +110,7 @@ def add_connection_routes(router: APIRouter, view: NodeView) -> None:
         code: CloseCodeParam = 1000,
         reason: Annotated[str, Query(max_length=123)] = "closed by the operator",
     ) -> models.Closed:
-        if not (code in {1000, 1001, 1008, 1011, 1013} or 3000 <= code <= 4999):
+        if not (code in {1000, 1001, 1008, 1011, 1012, 1013} or 3000 <= code <= 4999):
             raise ApiError(422, f"code must be {CLOSE_CODES}", "INVALID_REQUEST")
         running(view)
         if not await view.disconnect(connection_id, code, reason):

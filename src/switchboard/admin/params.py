@@ -9,7 +9,7 @@ from fastapi import Header, Path, Query
 from starlette.convertors import Convertor, register_url_convertor
 
 #: Close codes an operator may send: normal, going away, policy, and the application range.
-CLOSE_CODES = "1000, 1001, 1008, 1011, 1013 or 3000-4999"
+CLOSE_CODES = "1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999"
 Traceparent = Annotated[str | None, Header(description="W3C trace context of the caller.")]
 #: Channel names as the WebSocket protocol allows them (``protocol/channels.py``).
 ChannelName = Annotated[
@@ -39,7 +39,9 @@ CloseCodeParam = Annotated[
         ge=1000,
         le=4999,
         description=f"The close code: {CLOSE_CODES}.",
-        json_schema_extra={"anyOf": [{"enum": [1000, 1001, 1008, 1011, 1013]}, {"minimum": 3000}]},
+        json_schema_extra={
+            "anyOf": [{"enum": [1000, 1001, 1008, 1011, 1012, 1013]}, {"minimum": 3000}]
+        },
     ),
 ]
 

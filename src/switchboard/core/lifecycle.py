@@ -17,7 +17,8 @@ The node::
     STARTING ──every part started──► READY ──drain──► DRAINING ──every part stopped──► STOPPED
         └──────────────a part failed to start (the started ones are stopped)───────────────▲
 
-``/ready`` is 200 only in READY; new WebSocket upgrades are refused (503) from DRAINING on.
+``/ready`` is 200 only in READY; new WebSocket upgrades are refused (503) from DRAINING on,
+once the drain's grace (``drain_grace``) is over.
 Only :meth:`Connection.enter` and :meth:`NodeLifecycle.enter` change a state, and each
 refuses a transition that is not in its table (a bug, not a client's doing).
 
@@ -86,12 +87,14 @@ def check(table: Mapping[S, frozenset[S]], current: S, new: S) -> None:
 class NodeLifecycle:
     """The node's state: the one place ``/ready``, the drain and the node registry read."""
 
-    __slots__ = ("state", "watchers")
+    __slots__ = ("refusing", "state", "watchers")
 
     def __init__(self) -> None:
         self.state = NodeState.STARTING
         #: Called with the new state after each change (the node registry's announcer).
         self.watchers: list[Callable[[NodeState], None]] = []
+        #: Set by the drain once its grace is over (at once without one): upgrades get 503.
+        self.refusing = False
 
     def enter(self, state: NodeState) -> None:
         check(NODE_STATES, self.state, state)
@@ -106,8 +109,13 @@ class NodeLifecycle:
 
     @property
     def draining(self) -> bool:
-        """True from the drain on: new connections are refused."""
+        """True from the drain on: ``/ready`` says 503, the registry says draining."""
         return self.state >= NodeState.DRAINING
+
+    @property
+    def accepting(self) -> bool:
+        """Whether new WebSocket upgrades are taken: until the drain's grace is over."""
+        return not self.refusing and self.state < NodeState.STOPPED
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ log = structlog.get_logger("switchboard.tracing")
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 #: Close codes that end a connection normally (anything else marks its span as an error).
-_NORMAL_CLOSES = frozenset({1000, 1001})
+_NORMAL_CLOSES = frozenset({1000, 1001, 1012})
 
 
 def remote_parent(traceparent: str | None) -> Context | None:

@@ -15,6 +15,7 @@ class CloseCode(IntEnum):
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
     TRY_AGAIN_LATER = 1013
     TOO_MANY_CONNECTIONS = 4001
     HEARTBEAT_TIMEOUT = 4002
@@ -30,6 +31,7 @@ RECONNECT_CODES: frozenset[CloseCode] = frozenset(
     {
         CloseCode.GOING_AWAY,
         CloseCode.INTERNAL_ERROR,
+        CloseCode.SERVICE_RESTART,
         CloseCode.TRY_AGAIN_LATER,
         CloseCode.HEARTBEAT_TIMEOUT,
         CloseCode.SLOW_CONSUMER,

@@ -105,7 +105,7 @@ class UpgradeHandler:
         malformed = self._check_upgrade_headers(headers)
         if malformed is not None:
             return malformed
-        if self.lifecycle.draining:
+        if not self.lifecycle.accepting:
             return self._reject(503, "server is shutting down", "draining")
         open_now = len(self.node.registry)
         if open_now >= self.max_connections:
