@@ -7,7 +7,7 @@ NODE_DIR := tests/node
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: run test lint bench conformance conformance-deflate proto clean venv node-deps browser-deps redis-deps
+.PHONY: run test lint bench conformance conformance-deflate proto clean venv node-deps browser-deps redis-deps balancer-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,12 +34,18 @@ redis-deps:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
+# HAProxy and nginx for the balancer tests (tests/cluster/test_balancers.py runs
+# deploy/haproxy.cfg and deploy/nginx.conf; never the system's services).
+balancer-deps:
+	@{ command -v haproxy && command -v nginx; } >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq haproxy nginx >/dev/null; }
+
 ## Serve on the embedded default (0.0.0.0:8080, path /ws).
 run: venv
 	$(VENV)/bin/switchboard serve --host $(HOST) --port $(PORT)
 
 ## Set up and run every test (unit, end-to-end with Python and Node clients), then lint.
-test: venv node-deps browser-deps redis-deps
+test: venv node-deps browser-deps redis-deps balancer-deps
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint
 

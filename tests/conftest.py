@@ -110,8 +110,10 @@ class ServerProcess:
         args: list[str],
         env: dict[str, str] | None = None,
         tls: ssl.SSLContext | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        #: ``port``: the one of the node this one replaces (a restart behind a balancer).
+        self.port = port or free_port()
         cmd = [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--admin-port", "0"]
         self.proc = subprocess.Popen(

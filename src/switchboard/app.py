@@ -14,7 +14,9 @@ import structlog
 import uvloop
 
 from .broker.base import Broker, BrokerHandler, HistoryOptions
+from .cluster.agent import AgentCheck
 from .cluster.announcer import Announcer, admin_url, public_url
+from .cluster.routing import RouteCache
 from .config import Settings
 from .core.channels import ChannelOptions
 from .core.hooks import ConnectHook, DisconnectHook
@@ -26,7 +28,7 @@ from .core.stats import Stats
 from .observability.metrics import build_registry
 from .observability.monitor import Monitor
 from .observability.tracing import Tracing, configure_sdk
-from .parts import AdminPort, Listener, call, nothing, then
+from .parts import AdminPort, Listener, Membership, call, nothing, then
 from .protocol.envelope import encode
 from .security.acl import ChannelAccess
 from .security.gate import HandshakeGate
@@ -38,8 +40,7 @@ from .version import __version__
 from .wiring import (
     build_broker,
     build_node,
-    connection_capacity,
-    fd_reserve,
+    checked_capacity,
     handshake_gate,
     has_channel_permissions,
     thresholds,
@@ -110,6 +111,10 @@ class App:
         self._admin: AdminPort | None = None
         #: Tells the broker's node registry about this node, while running.
         self.announcer: Announcer | None = None
+        #: The cluster's least-loaded node that ``GET /route`` answers (``route_endpoint``).
+        self.routes: RouteCache | None = None
+        #: The HAProxy agent-check responder (``agent_port``), while running.
+        self.agent: AgentCheck | None = None
 
     # --- the route table -----------------------------------------------------------------------
 
@@ -253,17 +258,7 @@ class App:
         node.observer = self.tracing
         gate = handshake_gate(s)
         self._install(node, gate)
-        capacity, open_files = connection_capacity(s)
-        if fd_reserve(s, open_files) < s.fd_reserve:
-            log.warning("fd_reserve_lowered", fd_reserve=s.fd_reserve, open_file_limit=open_files)
-        if capacity < s.max_connections:  # set explicitly, above what the process can hold
-            log.warning(
-                "max_connections_lowered",
-                max_connections=capacity,
-                configured=s.max_connections,
-                open_file_limit=open_files,
-                fd_reserve=s.fd_reserve,
-            )
+        capacity, open_files = checked_capacity(s)
         self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
         self._parts = Parts(self._parts_of(node, gate, capacity))
         try:
@@ -315,25 +310,29 @@ class App:
         if self.tracing is not None:
             handler = self.tracing.deliveries(node.dispatches)
         tls = None if self.tls is None else self.tls.context
-        self._listener = Listener(node, self.lifecycle, self.settings, gate, capacity, tls)
+        s = self.settings
+        member = Membership(
+            node,
+            self.lifecycle,
+            self.monitor,
+            s,
+            url=lambda: public_url(s, self.port),
+            admin=lambda: admin_url(s, self._admin.port if self._admin else None),
+            version=self.version,
+            capacity=capacity,
+        )
+        self.announcer, self.routes, self.agent = member.announcer, member.routes, member.agent
+        self._listener = Listener(node, self.lifecycle, s, gate, capacity, tls, member.route)
         parts = [
             Part("tracing", nothing, self._stop_tracing),
             Part("broker", lambda: node.broker.start(handler), node.broker.close),
         ]
-        if self.settings.admin:
-            self._admin = AdminPort(self, self.settings)
+        if s.admin:
+            self._admin = AdminPort(self, s)
             parts.append(Part("admin", self._admin.start, self._admin.stop))
         assert self.monitor is not None
         parts.append(Part("monitor", call(self.monitor.start), self.monitor.stop))
-        self.announcer = Announcer(
-            node,
-            self.lifecycle,
-            self.monitor,
-            url=lambda: public_url(self.settings, self.port),
-            admin=lambda: admin_url(self.settings, self._admin.port if self._admin else None),
-            version=self.version,
-        )
-        parts.append(Part("announcer", call(self.announcer.start), self.announcer.stop))
+        parts += member.parts()  # the agent stops after the listener: `drain` all through it
         if self._jwks is not None:  # fetched before the first handshake; failures are logged
             parts.append(Part("jwks", then(self._jwks.fetch, self._jwks.start), self._jwks.stop))
         parts.append(Part("timers", call(node.start_timers), call(node.stop_timers)))

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from .cluster.agent import AgentCheck
+from .cluster.announcer import Announcer
+from .cluster.routing import RouteCache
 from .config import Settings
 from .core.drain import close_in_waves, plan
-from .core.lifecycle import NodeLifecycle
+from .core.lifecycle import NodeLifecycle, Part
 from .core.node import Node
 from .security.gate import HandshakeGate
 from .transport.handshake import UpgradeHandler
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 
     from .admin.server import AdminServer
     from .admin.view import NodeView
+    from .observability.monitor import Monitor
 
 log = structlog.get_logger("switchboard.app")
 
@@ -40,6 +44,7 @@ class Listener:
         gate: HandshakeGate,
         capacity: int,
         tls: ssl.SSLContext | None,
+        route: Callable[[], bytes | None] | None = None,
     ) -> None:
         self.node = node
         self.lifecycle = lifecycle
@@ -47,6 +52,8 @@ class Listener:
         self.gate = gate
         self.capacity = capacity
         self.tls = tls
+        #: ``GET /route``'s answer (``route_endpoint``); None: no such path.
+        self.route = route
         self.server: asyncio.Server | None = None
         #: Connections still open at the drain timeout, dropped without a close handshake.
         self.aborted = 0
@@ -71,6 +78,7 @@ class Listener:
             unsupported_subprotocol=s.unsupported_subprotocol,
             gate=self.gate,
             warn_interval=s.warn_interval,
+            route=self.route,
         )
         self.server = await listen(
             upgrades,
@@ -178,3 +186,47 @@ def then(
         second()
 
     return run
+
+
+class Membership:
+    """The node as a member of its cluster, as parts: its registry entry (the announcer),
+    the cached least-loaded node ``GET /route`` answers (``route_endpoint``) and the HAProxy
+    agent check (``agent_port``)."""
+
+    def __init__(
+        self,
+        node: Node,
+        lifecycle: NodeLifecycle,
+        monitor: Monitor | None,
+        settings: Settings,
+        *,
+        url: Callable[[], str],
+        admin: Callable[[], str | None],
+        version: str,
+        capacity: int,
+    ) -> None:
+        assert monitor is not None
+        s = settings
+        self.announcer = Announcer(
+            node, lifecycle, monitor, url=url, admin=admin, version=version,
+            max_connections=capacity,
+        )  # fmt: skip
+        self.routes = RouteCache(node.broker, max_age=s.registry_ttl) if s.route_endpoint else None
+        self.agent = None
+        if s.agent_port is not None:
+            self.agent = AgentCheck(
+                self.announcer, lifecycle, s.host, s.agent_port, reuse_port=s.reuse_port
+            )
+
+    @property
+    def route(self) -> Callable[[], bytes | None] | None:
+        """``GET /route``'s answer for the listener; None: no such path."""
+        return None if self.routes is None else self.routes.answer
+
+    def parts(self) -> list[Part]:
+        parts = [Part("announcer", call(self.announcer.start), self.announcer.stop)]
+        if self.routes is not None:
+            parts.append(Part("routes", self.routes.start, self.routes.stop))
+        if self.agent is not None:
+            parts.append(Part("agent", self.agent.start, self.agent.stop))
+        return parts

@@ -6,6 +6,8 @@ import asyncio
 import resource
 from collections.abc import Callable
 
+import structlog
+
 from .broker.base import Broker
 from .broker.memory import MemoryBroker
 from .config import Settings
@@ -22,6 +24,8 @@ from .security.crypto import fernet_codec
 from .security.gate import HandshakeGate
 from .security.limits import AddressLimits, AddressLimitSettings, trusted_proxies
 from .security.origin import OriginPolicy
+
+log = structlog.get_logger("switchboard.app")
 
 
 def build_broker(s: Settings) -> Broker:
@@ -137,6 +141,23 @@ def connection_capacity(s: Settings) -> tuple[int, int]:
     if soft == resource.RLIM_INFINITY:
         return wanted, soft
     return max(1, min(wanted, soft - fd_reserve(s, soft))), soft
+
+
+def checked_capacity(s: Settings) -> tuple[int, int]:
+    """:func:`connection_capacity`, with a warning for each setting the open-file limit
+    lowers."""
+    capacity, open_files = connection_capacity(s)
+    if fd_reserve(s, open_files) < s.fd_reserve:
+        log.warning("fd_reserve_lowered", fd_reserve=s.fd_reserve, open_file_limit=open_files)
+    if capacity < s.max_connections:  # set explicitly, above what the process can hold
+        log.warning(
+            "max_connections_lowered",
+            max_connections=capacity,
+            configured=s.max_connections,
+            open_file_limit=open_files,
+            fd_reserve=s.fd_reserve,
+        )
+    return capacity, open_files
 
 
 def fd_reserve(s: Settings, open_files: int) -> int:

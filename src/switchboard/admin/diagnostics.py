@@ -1,4 +1,5 @@
-"""The management API's node routes: statistics, event-loop lag and allocation reports."""
+"""The management API's node routes: statistics, the cluster's nodes and the route to the
+least-loaded one, event-loop lag and allocation reports."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import msgspec
 from fastapi import APIRouter, Query
 
+from ..cluster.routing import pick, route_to
 from ..observability.diagnostics import AllocationTracer, loop_pass_lag
 from . import models
 from .errors import ApiError, documented
@@ -63,6 +65,27 @@ def add_diagnostics_routes(router: APIRouter, view: NodeView) -> None:
         found = await running(view).broker.nodes()
         entries = [models.NodeEntry(**msgspec.structs.asdict(info)) for info in found]
         return models.Nodes(nodes=entries)
+
+    @router.get(
+        "/route",
+        response_model=models.Route,
+        summary="The least-loaded ready node",
+        description="Where a new client should connect: of the nodes the registry lists as "
+        "`ready` (an entry younger than `registry_ttl`), the one with the lowest load score, "
+        "ties to the smallest `node_id`. Read from the broker at each request; the "
+        "WebSocket port's `GET /route` (with `route_endpoint`) answers the same from a "
+        "copy refreshed every second.",
+        responses=documented(
+            503, meaning={503: "No node is ready, or the broker (Redis) did not answer in time."}
+        ),
+        tags=["node"],
+    )
+    async def route() -> models.Route:
+        found = await running(view).broker.nodes()
+        best = pick(found, max_age=view.settings.registry_ttl)
+        if best is None:
+            raise ApiError(503, "no node is ready (starting, draining or silent)", "UNAVAILABLE")
+        return models.Route(**msgspec.structs.asdict(route_to(best)))
 
     @router.get(
         "/diagnostics/loop-lag",

@@ -6,7 +6,7 @@ plus ``GONE`` (a connection that is no longer open) and ``INVALID_REQUEST``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import structlog
@@ -72,8 +72,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for an endpoint's own error statuses (410 Gone, 404, 409, 413, 503)."""
+def documented(
+    *statuses: int, meaning: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for an endpoint's own error statuses (410 Gone, 404, 409, 413, 503);
+    ``meaning`` replaces the usual description of a status where the endpoint's differs."""
     descriptions = {
         404: "Nothing there: no such user, or a path no route serves (a malformed channel "
         "name or connection id).",
@@ -82,6 +85,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "The data is larger than max_message_size.",
         503: "The broker (Redis) did not answer in time.",
     }
+    descriptions.update(meaning or {})
     return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}
 
 

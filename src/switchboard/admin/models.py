@@ -101,6 +101,7 @@ class NodeEntry(BaseModel):
     version: str
     state: str
     connections: int
+    max_connections: int = Field(description="Its connection cap; 0: not announced.")
     subscriptions: int
     messages_per_s: float
     cpu_percent: float
@@ -111,6 +112,17 @@ class NodeEntry(BaseModel):
 
 class Nodes(BaseModel):
     nodes: list[NodeEntry]
+
+
+class Route(BaseModel):
+    """Where a new client should connect: the least-loaded ready node of the cluster."""
+
+    url: str = Field(description="The node's public WebSocket URL.")
+    node_id: str
+    score: float = Field(
+        description="Its load score, lower is better: connections / max_connections + "
+        "cpu_percent / 100 + loop_lag_ms / 100 (the last two at most 1 each)."
+    )
 
 
 class Stats(BaseModel):

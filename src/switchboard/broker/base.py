@@ -145,6 +145,8 @@ class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
     version: str = ""
     state: str = "starting"
     connections: int = 0
+    #: The connections it holds at most (its effective ``max_connections``); 0: not told.
+    max_connections: int = 0
     subscriptions: int = 0
     messages_per_s: float = 0.0
     cpu_percent: float = 0.0

@@ -57,6 +57,7 @@ class Announcer:
         url: Callable[[], str],
         admin: Callable[[], str | None],
         version: str,
+        max_connections: int = 0,
         period: float = 1.0,
     ) -> None:
         self.node = node
@@ -65,6 +66,8 @@ class Announcer:
         self.url = url
         self.admin = admin
         self.version = version
+        #: The effective connection cap (below the open-file limit), for load-aware routing.
+        self.max_connections = max_connections
         self.period = period
         self.started_at = time.time()
         self._task: asyncio.Task[None] | None = None
@@ -84,6 +87,7 @@ class Announcer:
             version=self.version,
             state=self.lifecycle.state.name.lower(),
             connections=len(node.registry),
+            max_connections=self.max_connections,
             subscriptions=sum(len(s) for s in node.channels.subscriptions_of.values()),
             messages_per_s=float(latest.get("messages_in_per_s") or 0.0),
             cpu_percent=float(latest.get("cpu_percent") or 0.0),

@@ -16,6 +16,7 @@ token left only channels that already have a stream may be used (RATE_LIMIT_EXCE
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -83,6 +84,15 @@ class Channels:
         self.subscribers: dict[str, dict[Connection, None]] = {}
         #: channel -> connections mid-subscribe -> publications held for them
         self._joining: dict[str, dict[Connection, list[Publication]]] = {}
+        #: channel -> the broker subscription being made for it (later joiners wait for it:
+        #: recovering before it is in place could miss what is published meanwhile).
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
+        #: channel -> the last publication this node fanned out.
+        self._seen: dict[str, StreamPosition] = {}
+        #: channel -> subscribers that went live at a position the node's live stream has not
+        #: reached yet (a cluster broker's reply and its live stream come on two connections):
+        #: a late publication at or before that position was theirs already.
+        self._fresh: dict[str, dict[Connection, StreamPosition]] = {}
         self.subscriptions_of: dict[Connection, set[str]] = {}
         #: Permission check ``(conn, channel, namespace, action, msg)`` that raises
         #: ``RequestError(FORBIDDEN)``; installed by the app when permissions are configured.
@@ -92,13 +102,37 @@ class Channels:
 
     def on_publication(self, publication: Publication) -> None:
         """Fan a publication out to this node's subscribers: framed once per wire."""
-        live = self.subscribers.get(publication.channel)
+        channel = publication.channel
+        self._seen[channel] = StreamPosition(publication.offset, publication.epoch)
+        live = self.subscribers.get(channel)
         if live:
-            self.hub.fan_out(list(live), _message(publication), publication.data_format)
-        joining = self._joining.get(publication.channel)
+            fresh = self._fresh.get(channel)
+            targets = list(live) if fresh is None else self._past(publication, live, fresh)
+            if targets:
+                self.hub.fan_out(targets, _message(publication), publication.data_format)
+        joining = self._joining.get(channel)
         if joining:
             for held in joining.values():
                 held.append(publication)
+
+    def _past(
+        self,
+        publication: Publication,
+        live: dict[Connection, None],
+        fresh: dict[Connection, StreamPosition],
+    ) -> list[Connection]:
+        """The live subscribers ``publication`` is new to; fresh ones it passes stop being."""
+        targets = []
+        for conn in live:
+            since = fresh.get(conn)
+            newer = since is None or since.epoch != publication.epoch
+            if newer or publication.offset > since.offset:  # type: ignore[union-attr]
+                targets.append(conn)
+            if since is not None and (newer or publication.offset >= since.offset):
+                del fresh[conn]
+        if not fresh:
+            self._fresh.pop(publication.channel, None)
+        return targets
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -133,7 +167,9 @@ class Channels:
         joining[conn] = []
         try:
             if len(joining) == 1 and not self.subscribers.get(channel):
-                await self.broker.subscribe(channel)
+                await self._subscribe_broker(channel)
+            elif channel in self._subscribing:
+                await asyncio.shield(self._subscribing[channel])
             if msg.recover_from is not None:
                 since = StreamPosition(msg.recover_from.offset, msg.recover_from.epoch)
                 recovery = await self.broker.recover(channel, since)
@@ -164,12 +200,30 @@ class Channels:
         if conn in already:
             return
         already[conn] = None
+        seen = self._seen.get(channel)
+        if seen is None or seen.epoch != position.epoch or seen.offset < last:
+            self._fresh.setdefault(channel, {})[conn] = StreamPosition(last, position.epoch)
         self.subscriptions_of.setdefault(conn, set()).add(channel)
         if options.presence:
             member = Member(conn.id, conn.user)
             await self.broker.add_presence(channel, conn.id, {"user": conn.user})
             if options.join_leave:
                 await self._membership(DispatchKind.JOIN, channel, member)
+
+    async def _subscribe_broker(self, channel: str) -> None:
+        """The node's subscription to ``channel``, which joiners meanwhile wait for."""
+        made: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._subscribing[channel] = made
+        try:
+            await self.broker.subscribe(channel)
+        except BaseException as exc:
+            made.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+            made.exception()  # retrieved: the joiners waiting (if any) raise it
+            raise
+        else:
+            made.set_result(None)
+        finally:
+            self._subscribing.pop(channel, None)
 
     async def unsubscribe(self, conn: Connection, msg: Envelope) -> None:
         channel, _ = self.options(msg.channel)
@@ -225,6 +279,7 @@ class Channels:
             return None
         for channel in channels:
             self.subscribers.get(channel, {}).pop(conn, None)
+            self._forget_fresh(channel, conn)
         return self._after_leaving(conn, list(channels))
 
     # --- helpers -------------------------------------------------------------------------------
@@ -262,10 +317,16 @@ class Channels:
         if live is None or conn not in live:
             return
         del live[conn]
+        self._forget_fresh(channel, conn)
         mine = self.subscriptions_of.get(conn)
         if mine is not None:
             mine.discard(channel)
         await self._after_leaving(conn, [channel])
+
+    def _forget_fresh(self, channel: str, conn: Connection) -> None:
+        fresh = self._fresh.get(channel)
+        if fresh is not None and fresh.pop(conn, None) is not None and not fresh:
+            del self._fresh[channel]
 
     async def _after_leaving(self, conn: Connection, channels: list[str]) -> None:
         for channel in channels:
@@ -281,6 +342,7 @@ class Channels:
         """Stop taking a channel's publications once no local connection wants them."""
         if not self.subscribers.get(channel) and channel not in self._joining:
             self.subscribers.pop(channel, None)
+            self._seen.pop(channel, None)
             await self.broker.unsubscribe(channel)
 
     async def _membership(self, kind: DispatchKind, channel: str, member: Member) -> None:

@@ -7,11 +7,12 @@ oversized headers 431, a missing ``Upgrade``/``Connection`` token 400, a WebSock
 version other than 13: 426) and otherwise hand picows a listener; picows then checks
 the key itself and answers 400 to a bad one. An unexpected error here is logged and
 answered 500 with a fixed body: exception text never reaches the client.
+With ``route_endpoint`` on, ``/route`` answers the cluster's least-loaded ready node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
 import structlog
@@ -58,6 +59,7 @@ class UpgradeHandler:
         unsupported_subprotocol: str = "reject",
         gate: HandshakeGate | None = None,
         warn_interval: float = 1.0,
+        route: Callable[[], bytes | None] | None = None,
     ) -> None:
         self.node = node
         #: The node's state: from DRAINING on, upgrades are refused (503).
@@ -73,6 +75,9 @@ class UpgradeHandler:
         self.refuse_unsupported = unsupported_subprotocol == "reject"
         self._wires: dict[tuple[Codec, object], Wire] = {}
         self.gate = gate or HandshakeGate(OriginPolicy(), None)
+        #: ``GET /route``'s body (the cluster's pick, cached: no broker call here), None when
+        #: no node is ready; unset: ``/route`` is a path like any other (404).
+        self.route = route
 
     def __call__(
         self, request: WSUpgradeRequest, peer: object = None
@@ -97,6 +102,11 @@ class UpgradeHandler:
             if not self.node.broker.healthy():
                 return _respond_ok(b'{"status":"degraded","broker":"unavailable"}')
             return _respond_ok(b'{"status":"ready"}')
+        if path == b"/route" and self.route is not None:
+            body = self.route()
+            if body is None:
+                return _respond_error(503, b'{"error":"no node is ready"}')
+            return _respond_ok(body)
         if path != self.path:
             return _respond_error(404, b'{"error":"not found"}')
         headers = request.headers
