@@ -54,7 +54,10 @@ def start_redis() -> tuple[subprocess.Popen[bytes], int]:
         sys.exit("redis-server is not installed (make test installs it)")
     port = free_port()
     argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own process group: harness.procs.stop signals the group (it leaked without one).
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 10
     while (
         subprocess.run(

@@ -188,7 +188,10 @@ class RedisProcess:
     test may pause, kill and start again on the same port (never the machine's own Redis;
     `make test` installs redis-server when it is missing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_in: Path | None = None) -> None:
+        #: ``keep_in``: a directory for an append-only file written at every command, so a
+        #: server stopped (:meth:`stop`) and started again has everything it acknowledged.
+        self.keep_in = keep_in
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed: run `make test`, which installs it")
@@ -203,7 +206,11 @@ class RedisProcess:
 
     def start(self) -> None:
         argv = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port)]
-        argv += ["--save", "", "--appendonly", "no"]
+        argv += ["--save", ""]
+        if self.keep_in is None:
+            argv += ["--appendonly", "no"]
+        else:
+            argv += ["--dir", str(self.keep_in), "--appendonly", "yes", "--appendfsync", "always"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout(10)
         while True:
@@ -223,6 +230,12 @@ class RedisProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)  # a paused process dies on SIGKILL too
             self.proc.kill()
+            self.proc.wait(timeout(10))
+
+    def stop(self) -> None:
+        """SIGTERM: a clean shutdown (what it kept on disk survives, see ``keep_in``)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
             self.proc.wait(timeout(10))
 
     def pause(self) -> None:

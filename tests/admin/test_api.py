@@ -83,6 +83,7 @@ async def test_dashboard_files_config_and_stream(running: tuple[App, httpx.Async
     page = await client.get("/dashboard")
     assert page.status_code == 200
     assert "/dashboard/static/dashboard.js" in page.text
+    assert '<tbody id="nodes">' in page.text
     script = await client.get("/dashboard/static/dashboard.js")
     assert "javascript" in script.headers["content-type"]
     assert (await client.get("/demo")).status_code == 200

@@ -1,20 +1,32 @@
 """The dashboard and the demo client in a real browser (Debian's Chromium via Playwright).
 
 The demo talks the wire protocol to the WebSocket port; the dashboard follows the server's
-``/dashboard/stream`` and must show that connection and its channel, then see it go.
+``/dashboard/stream`` and must show that connection and its channel, then see it go. Its
+Nodes table polls ``/api/v1/nodes``: this node alone, two nodes over Redis, a silent Redis.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Locator,
+    Page,
+    async_playwright,
+    expect,
+)
 
-from ..conftest import StartServer, timeout
+from switchboard import App
+
+from ..conftest import RedisProcess, StartServer, timeout
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -28,6 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+KEY = "dashboard-test-key-0123"
 
 
 def ms(seconds: float) -> float:
@@ -88,20 +101,38 @@ async def screenshot(page: Page, filename: str) -> Path:
     return path
 
 
+async def open_dashboard(browser: Browser, errors: list[str], app: App) -> Page:
+    """The dashboard of ``app`` (whose key is ``KEY``), its stream live."""
+    page = await open_page(browser, errors, "dashboard")
+    await page.goto(f"http://127.0.0.1:{app.admin_port}/dashboard?key={KEY}", timeout=ms(10))
+    await expect(page.locator("#status")).to_have_text("live", timeout=ms(10))
+    return page
+
+
+def node_row(page: Page, node_id: str) -> Locator:
+    return page.locator(f'#nodes tr[data-node="{node_id}"]')
+
+
 async def test_dashboard_follows_the_demo_client(start_server: StartServer) -> None:
-    app = await start_server(api_key="dashboard-test-key-0123")
+    app = await start_server(api_key=KEY, max_connections=50)
     admin = f"http://127.0.0.1:{app.admin_port}"
     channel = "browser-test:room"
     errors: list[str] = []
     async with chromium() as browser:
-        # 1. The dashboard connects to the stream and shows an idle server.
-        dashboard = await open_page(browser, errors, "dashboard")
-        await dashboard.goto(f"{admin}/dashboard?key=dashboard-test-key-0123", timeout=ms(10))
-        await expect(dashboard.locator("#status")).to_have_text("live", timeout=ms(10))
+        # 1. The dashboard connects to the stream and shows an idle server, alone in Nodes.
+        dashboard = await open_dashboard(browser, errors, app)
         connections = dashboard.locator("#connections")
         await expect(connections).to_have_text("0", timeout=ms(10))
         for chart in ("connections", "churn", "messages", "latency", "memory", "cpu"):
             await expect(dashboard.locator(f"#chart-{chart}")).to_be_visible()
+        node = node_row(dashboard, app.settings.node_id)
+        await expect(node).to_have_count(1, timeout=ms(10))
+        await expect(dashboard.locator("#nodes tr")).to_have_count(1)
+        await expect(node).to_have_class("self")
+        await expect(node.locator(".tag")).to_have_text("this node")
+        await expect(node.locator("td.state")).to_have_text("ready")
+        node_connections = node.locator("td.connections")
+        await expect(node_connections).to_have_text("0 / 50")
 
         # 2. The demo client connects to the WebSocket port and exchanges frames.
         demo = await open_page(browser, errors, "demo")
@@ -140,6 +171,8 @@ async def test_dashboard_follows_the_demo_client(start_server: StartServer) -> N
         await expect(row).to_have_count(1, timeout=ms(5))
         await expect(row.locator("td").first).to_have_text(channel)
         await expect(row.locator("td.num")).to_have_text("1")
+        await expect(node_connections).to_have_text("1 / 50", timeout=ms(10))
+        await expect(node.locator("td.state")).to_have_text("ready")
         await expect(dashboard.locator("#status")).to_have_text("live")
 
         await screenshot(dashboard, "dashboard.png")
@@ -148,6 +181,7 @@ async def test_dashboard_follows_the_demo_client(start_server: StartServer) -> N
         await demo.close()
         await expect(connections).to_have_text("0", timeout=ms(5))
         await expect(row).to_have_count(0, timeout=ms(5))
+        await expect(node_connections).to_have_text("0 / 50", timeout=ms(10))
         await expect(dashboard.locator("#status")).to_have_text("live")
         await dashboard.close()
 
@@ -155,8 +189,62 @@ async def test_dashboard_follows_the_demo_client(start_server: StartServer) -> N
     assert errors == []
 
 
+async def test_the_nodes_table_lists_both_nodes_over_redis(
+    start_server: StartServer, redis_url: str
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    shared = {"api_key": KEY, "broker": redis_url, "broker_prefix": prefix}
+    first = await start_server(node_id="browser-node-a", **shared)
+    await start_server(node_id="browser-node-b", **shared)
+    errors: list[str] = []
+    async with chromium() as browser:
+        page = await open_dashboard(browser, errors, first)
+        rows = page.locator("#nodes tr")
+        await expect(rows).to_have_count(2, timeout=ms(10))
+        await expect(rows.first).to_have_attribute("data-node", "browser-node-a")  # sorted
+        await expect(node_row(page, "browser-node-a")).to_have_class("self")
+        other = node_row(page, "browser-node-b")
+        await expect(other).not_to_have_class("self")
+        await expect(other.locator(".tag")).to_have_count(0)
+        await expect(other.locator("td.state")).to_have_text("ready")
+        await page.close()
+    assert errors == []
+
+
+async def test_the_nodes_table_says_when_redis_does_not_answer(start_server: StartServer) -> None:
+    redis = RedisProcess()  # its own, to pause
+    try:
+        prefix = f"t{uuid.uuid4().hex[:12]}:"
+        app = await start_server(
+            api_key=KEY, broker=redis.url, broker_prefix=prefix, broker_timeout=0.5
+        )
+        errors: list[str] = []
+        async with chromium() as browser:
+            page = await open_dashboard(browser, errors, app)
+            node = node_row(page, app.settings.node_id)
+            await expect(node).to_have_count(1, timeout=ms(10))
+            redis.pause()  # up, but silent
+            try:
+                problem = page.locator("#nodes tr.error")
+                await expect(problem).to_contain_text("HTTP 503", timeout=ms(10))
+                await expect(problem).to_contain_text("broker unavailable")
+                await expect(page.locator("#nodes tr")).to_have_count(1)  # no stale rows
+                await expect(page.locator("#status")).to_have_text("live")
+                await screenshot(page, "dashboard-nodes-unavailable.png")
+            finally:
+                redis.resume()
+            await expect(node.locator("td.state")).to_have_text("ready", timeout=ms(10))
+            await page.close()
+        await app.shutdown()  # while its Redis is still there
+    finally:
+        redis.kill()
+    # The browser logs each 503 it gets; nothing else may complain.
+    refused = "the server responded with a status of 503"
+    assert [e for e in errors if refused not in e or "/api/v1/nodes" not in e] == []
+
+
 async def test_dashboard_without_key_asks_for_it(start_server: StartServer) -> None:
-    app = await start_server(api_key="dashboard-test-key-0123")
+    app = await start_server(api_key=KEY)
     errors: list[str] = []
     async with chromium() as browser:
         page = await open_page(browser, errors, "dashboard")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -134,3 +135,18 @@ async def test_agent_port_starts_and_stops_with_the_node(start_server: StartServ
     await app.shutdown()
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_a_node_whose_loop_lags_gets_a_lower_weight(
+    agent: tuple[App, AgentCheck],
+) -> None:
+    app, responder = agent
+    assert app.monitor is not None
+    await app.monitor.next_sample()
+    idle = await weight_now(responder.port)
+    # A handler that holds the event loop (a blocking call in an app route, say) past the
+    # monitor's next tick: the lag it measures weighs on the score.
+    time.sleep(app.monitor.period + 0.3)  # noqa: ASYNC251 - blocking the loop is the point
+    await wait_until(lambda: app.monitor.loop_lag >= 0.2, within=5)  # type: ignore[union-attr]
+    lagging = await weight_now(responder.port)
+    assert lagging < idle - 20  # 300 ms of lag: the lag term is at its cap

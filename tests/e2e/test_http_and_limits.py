@@ -114,3 +114,15 @@ async def test_shutdown_closes_everyone_with_1012_after_pending_messages(
     for ws in clients:
         await asyncio.wait_for(ws.wait_closed(), timeout(5))
         assert ws.close_code == 1012
+
+
+async def test_probes_answer_http_1_0_as_balancers_send_it(start_server: StartServer) -> None:
+    # HAProxy's `option httpchk GET /ready` sends HTTP/1.0 without a Host header.
+    app = await start_server()
+    for path, body in (("/ready", b'{"status":"ready"}'), ("/health", b'{"status":"ok"}')):
+        reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
+        writer.write(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        answer = await asyncio.wait_for(reader.read(), timeout(5))
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert answer.endswith(body)

@@ -163,7 +163,7 @@ class HandshakeReader(asyncio.Protocol):
         assert transport is not None
         self._cancel_timer()
         self._uncount()
-        data = self._buffer
+        data = _as_http11(self._buffer)
         self._buffer = bytearray()
         self._transport = None
         ws = self._make(transport.get_extra_info("peername"))
@@ -185,6 +185,16 @@ class HandshakeReader(asyncio.Protocol):
             space[:size] = view[fed : fed + size]
             fed += size
             ws.buffer_updated(size)
+
+
+def _as_http11(head: bytearray) -> bytearray:
+    """An HTTP/1.0 request (a balancer's health check: HAProxy's ``option httpchk GET
+    /ready`` sends one) read as HTTP/1.1, which picows insists on; a WebSocket upgrade is
+    never HTTP/1.0, so this only lets ``/health``, ``/ready`` and ``/route`` answer it."""
+    line_end = head.find(b"\r\n")
+    if line_end > 9 and head[line_end - 9 : line_end] == b" HTTP/1.0":
+        head[line_end - 1 : line_end] = b"1"
+    return head
 
 
 async def listen(

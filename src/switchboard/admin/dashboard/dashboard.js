@@ -1,5 +1,6 @@
 // Live operator dashboard: reads the admin server's Server-Sent Events stream
-// (/dashboard/stream) and draws headline numbers, charts and busy channels.
+// (/dashboard/stream) and draws headline numbers, charts and busy channels, and
+// polls the management API's node registry (/api/v1/nodes) for the Nodes table.
 
 import { LineChart, compactNumber } from "./charts.js";
 
@@ -8,6 +9,9 @@ const WINDOW_SECONDS = 300;
 // stream is stuck even if the browser still thinks it is open.
 const STALE_AFTER_MS = 5000;
 const MB = 1024 * 1024;
+// The registry refreshes each entry once a second; a few seconds is fresh enough.
+const NODES_EVERY_MS = 3000;
+const NODES_COLUMNS = 8;
 
 // EventSource cannot send headers, so the API key travels in the query string,
 // taken from this page's own URL (/dashboard?key=...).
@@ -42,6 +46,8 @@ let lastSampleAt = 0;
 let renderQueued = false;
 let source = null;
 let retryDelay = 1000;
+let thisNode = null;
+let nodesPolling = false;
 
 function setStatus(state, text) {
   const el = $("status");
@@ -127,7 +133,7 @@ function render() {
   $("outbox").textContent = `${compactNumber(last.outbox_bytes || 0)}B`;
   $("bytes").textContent =
     `${compactNumber(last.bytes_in_per_s || 0)}B/s / ${compactNumber(last.bytes_out_per_s || 0)}B/s`;
-  if (last.node) $("node").textContent = last.node;
+  if (last.node) $("node").textContent = thisNode = last.node;
   renderChannels(Array.isArray(last.channels) ? last.channels : []);
 }
 
@@ -156,6 +162,114 @@ function renderChannels(channels) {
   body.replaceChildren(...rows);
 }
 
+// --- nodes ------------------------------------------------------------------
+
+// Whole seconds as the two largest units: "42 s", "5 min 3 s", "2 h 10 min".
+function duration(seconds) {
+  if (!Number.isFinite(seconds)) return "\u2013";
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+// Registry times are the nodes' clocks: measure against the server's (the
+// newest sample's time, moved on by the time since), not a skewed browser's.
+function serverNow() {
+  if (!samples.length) return Date.now() / 1000;
+  return samples[samples.length - 1].t + (Date.now() - lastSampleAt) / 1000;
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+// A single row across the table: no nodes, or why the registry cannot be read.
+function nodesNote(className, text) {
+  const tr = document.createElement("tr");
+  tr.className = className;
+  const td = cell(text);
+  td.colSpan = NODES_COLUMNS;
+  tr.append(td);
+  $("nodes").replaceChildren(tr);
+}
+
+// Node ids and URLs are configuration of other nodes: set as text, never HTML.
+function renderNodes(nodes) {
+  if (!nodes.length) {
+    nodesNote("empty", "No node in the registry");
+    return;
+  }
+  const now = serverNow();
+  $("nodes").replaceChildren(...nodes.map((n) => {
+    const tr = document.createElement("tr");
+    tr.dataset.node = String(n.node_id);
+    const name = cell(String(n.node_id));
+    name.title = n.version ? `${n.url} \u00b7 v${n.version}` : String(n.url);
+    if (n.node_id === thisNode) {
+      tr.className = "self";
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = "this node";
+      name.append(tag);
+    }
+    const state = cell(String(n.state), "state");
+    state.dataset.state = String(n.state);
+    const cap = n.max_connections > 0 ? ` / ${fmt(n.max_connections, 0)}` : "";
+    const age = now - n.updated_at;
+    tr.append(
+      name,
+      state,
+      cell(`${fmt(n.connections, 0)}${cap}`, "num connections"),
+      cell(fmt(n.messages_per_s), "num"),
+      cell(fmt(n.cpu_percent), "num"),
+      cell(fmt(n.loop_lag_ms, 2), "num"),
+      cell(duration(now - n.started_at), "num"),
+      cell(age < 60 ? `${fmt(Math.max(age, 0))} s ago` : `${duration(age)} ago`, "num"),
+    );
+    return tr;
+  }));
+}
+
+async function errorMessage(response) {
+  try {
+    return String((await response.json()).error.message);
+  } catch {
+    return response.statusText || "no details";
+  }
+}
+
+// The management API takes the key in a header, which fetch (unlike
+// EventSource) can send. Polls are chained, so a slow answer never overlaps.
+async function pollNodes() {
+  let retry = true;
+  try {
+    const response = await fetch("/api/v1/nodes", {
+      headers: apiKey ? { "X-API-Key": apiKey } : {},
+      cache: "no-store",
+      signal: AbortSignal.timeout(2 * NODES_EVERY_MS),
+    });
+    if (response.ok) {
+      const body = await response.json();
+      renderNodes(Array.isArray(body.nodes) ? body.nodes : []);
+    } else {
+      // 401 (no api_key on the server, or the key was rejected) only changes
+      // with a new page URL; 503 (the broker did not answer) may pass.
+      retry = response.status !== 401;
+      const why = await errorMessage(response);
+      const next = retry ? "; retrying" : "";
+      nodesNote("error", `Cannot read the node registry (HTTP ${response.status}): ${why}${next}`);
+    }
+  } catch (error) {
+    nodesNote("error", `Cannot read the node registry (${error.message}); retrying`);
+  }
+  if (retry) setTimeout(pollNodes, NODES_EVERY_MS);
+}
+
 // --- stream -----------------------------------------------------------------
 
 function parse(event) {
@@ -173,6 +287,12 @@ function connect() {
     retryDelay = 1000;
     setStatus("live", "live");
     showBanner("");
+    // Only once the key has proven good, so a page without one asks for it
+    // once (the banner) instead of also failing in the Nodes table.
+    if (!nodesPolling) {
+      nodesPolling = true;
+      pollNodes();
+    }
   });
   source.addEventListener("history", (event) => {
     const data = parse(event);
@@ -238,7 +358,7 @@ async function loadConfig() {
     const response = await fetch(withKey("/dashboard/config.json"));
     if (!response.ok) return;
     const config = await response.json();
-    if (config.node) $("node").textContent = config.node;
+    if (config.node) $("node").textContent = thisNode = config.node;
     if (config.version) $("version").textContent = `v${config.version}`;
     document.title = `Switchboard \u00b7 ${config.node || "dashboard"}`;
   } catch {

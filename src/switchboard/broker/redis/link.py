@@ -47,7 +47,7 @@ class Link:
         probe_topic: str,
         probe_after: float = 30.0,
         probe_timeout: float = 5.0,
-        retry_max: float = 5.0,
+        retry_max: float = 2.0,
         confirm_timeout: float = 5.0,
     ) -> None:
         self._client = client
