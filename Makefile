@@ -7,7 +7,7 @@ NODE_DIR := tests/node
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: run test lint bench conformance conformance-deflate proto clean venv node-deps browser-deps redis-deps balancer-deps
+.PHONY: run test test-long lint bench conformance conformance-deflate proto clean venv node-deps browser-deps redis-deps balancer-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: venv node-deps browser-deps redis-deps balancer-deps
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint
 
+## The long fault and soak runs (minutes each: Redis away for 10 s under a publisher, ...).
+test-long: venv redis-deps balancer-deps
+	$(PY) -m pytest -m long
+
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
@@ -58,6 +62,7 @@ lint: venv
 bench: venv redis-deps
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/cluster.py
+	$(PY) benchmarks/nodes.py
 
 ## Autobahn conformance against the raw echo mode (cases 1-11; EXCLUDE= to run all).
 conformance: venv
