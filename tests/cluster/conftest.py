@@ -117,11 +117,12 @@ class Nginx(Balancer):
         for index, node in enumerate(nodes, start=1):
             values[f"SB_NODE{index}"] = f"127.0.0.1:{node.port}"
         template = (Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf").read_text()
-        (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+        (prefix / "logs").mkdir(parents=True, exist_ok=True)
         config = prefix / "nginx.conf"
         config.write_text(re.sub(r"\$\{(SB_[A-Z0-9_]+)\}", lambda m: values[m[1]], template))
+        run_here = f"daemon off; pid {prefix / 'nginx.pid'};"  # not the system's pid file
         self.proc = subprocess.Popen(
-            [nginx, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
+            [nginx, "-p", str(prefix), "-c", str(config), "-g", run_here],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
