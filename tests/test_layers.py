@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "cluster": 5,
     "edge": 5,
     "admin": 5,
+    "client": 5,
     "app": 6,
     "wiring": 6,
     "parts": 6,
