@@ -19,6 +19,7 @@ from .cluster.announcer import Announcer, admin_url, public_url
 from .cluster.routing import RouteCache
 from .config import Settings
 from .core.channels import ChannelOptions
+from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.lifecycle import NodeLifecycle, NodeState, Part, Parts
 from .core.measured_broker import MeasuredBroker
@@ -157,8 +158,9 @@ class App:
         """Decorator: called with each new connection before its ``welcome``; sync or async.
 
         Raise :class:`~switchboard.Reject` to refuse it with a close code; set ``conn.user``,
-        ``conn.roles`` or ``conn.state`` to attach what later handlers need. Messages that
-        arrive while an async hook runs wait (up to 64) and are handled once it accepts.
+        ``conn.roles`` or ``conn.state`` to attach what later handlers need (after the
+        welcome, a user changes through :meth:`set_user`). Messages that arrive while an
+        async hook runs wait (up to 64) and are handled once it accepts.
         """
         self._connect_hook = hook
         if self.node is not None:
@@ -178,6 +180,13 @@ class App:
         """Publish ``data`` (any JSON value) to ``channel``; returns its offset."""
         position = await self._running().channels.publish_from_server(channel, encode(data))
         return position.offset
+
+    def set_user(self, conn: Connection, user: Any, roles: Iterable[str] | None = None) -> None:
+        """Make ``user`` who ``conn`` is from now on (a login message, a rename), and
+        ``roles`` its roles when given: :meth:`send_to_user` and sends to a user on every node
+        follow. After the ``welcome`` this is the way to change a user: assigning
+        ``conn.user`` then leaves the connection indexed under its former user (or none)."""
+        self._running().set_user(conn, user, None if roles is None else frozenset(roles))
 
     async def send_to_user(self, user: Any, data: Any) -> int:
         """Send ``{"type":"direct","from":{"connection":"server","user":null},"data":...}`` to
@@ -285,7 +294,7 @@ class App:
         """The app's routes and hooks, and the security settings that reach into the node."""
         s = self.settings
         if gate.auth is not None:  # a built-in route: the app may replace or remove it
-            install_refresh(node.router, node.hub, node.expiry, gate.auth)
+            install_refresh(node.router, node.hub, node.expiry, gate.auth, node.set_user)
             self._jwks = gate.auth.jwks
         if has_channel_permissions(s):
             access = ChannelAccess(self.settings.namespace, gate.auth)

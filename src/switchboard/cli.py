@@ -1,9 +1,9 @@
 """The ``switchboard`` command line (typer).
 
-``switchboard serve`` has one flag per :class:`~switchboard.config.Settings` field, generated
-from the fields themselves (name, type, description, default), so a new setting is a new
-flag with no second place to edit. A flag left out changes nothing: the environment, the
-TOML file or the default decides.
+``switchboard serve`` has one flag per :class:`~switchboard.config.Settings` field (but the
+tables of ``TOML_ONLY``), generated from the fields themselves (name, type, description,
+default), so a new setting is a new flag with no second place to edit. A flag left out
+changes nothing: the environment, the TOML file or the default decides.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import importlib
 import inspect
 import os
 import sys
+import tomllib
 from enum import Enum
 from pathlib import Path
 from types import UnionType
@@ -23,8 +24,10 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from .app import App
-from .config import Settings, load_settings
+from .config import TOML_ONLY, Settings, load_settings
+from .config.errors import settings_errors, toml_error
 from .errors import BrokerUnavailable
+from .loadtest import register as register_bench
 from .observability.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Switchboard WebSocket server.")
@@ -169,7 +172,12 @@ def serve(**flags: Any) -> None:
     try:
         settings = load_settings(config, **flags)
     except ValidationError as exc:
-        typer.echo(f"switchboard: invalid settings:\n{settings_errors(exc)}", err=True)
+        given = [name for name, value in flags.items() if value is not None]
+        lines = "".join(f"\n  {line}" for line in settings_errors(exc, config, given))
+        typer.echo(f"switchboard: invalid settings:{lines}", err=True)
+        raise typer.Exit(2) from None
+    except tomllib.TOMLDecodeError as exc:
+        typer.echo(f"switchboard: invalid settings: {toml_error(config, exc)}", err=True)
         raise typer.Exit(2) from None
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"switchboard: invalid settings: {exc}", err=True)
@@ -193,18 +201,6 @@ def serve(**flags: Any) -> None:
     except BrokerUnavailable as exc:
         typer.echo(f"switchboard: cannot start: the broker is unavailable ({exc})", err=True)
         raise typer.Exit(1) from None
-
-
-def settings_errors(exc: ValidationError) -> str:
-    """One line per field: its name, flag and environment variable, and why; never the
-    value (it may be a secret: an API key, a Redis URL with a password)."""
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        name = str(error["loc"][0]) if error["loc"] else "settings"
-        where = ".".join(str(part) for part in error["loc"])
-        flag = f"--{name.replace('_', '-')}, SWITCHBOARD_{name.upper()}"
-        lines.append(f"  {where} ({flag}): {error['msg']}")
-    return "\n".join(lines)
 
 
 def load_app(target: str) -> App:
@@ -233,7 +229,11 @@ def _flag_parameter(name: str, field: FieldInfo) -> inspect.Parameter:
         annotation = str  # a number or a word (`workers`: 2 or auto): the settings parse it
     flag = "--" + name.replace("_", "-")
     decls = [f"{flag}/--no-{flag[2:]}"] if annotation is bool else [flag]
-    default = "host name-process id" if name == "node_id" else _shown(field.default)
+    default = (
+        "host name-process id"
+        if name == "node_id"
+        else _shown(field.get_default(call_default_factory=True, validated_data={}))
+    )
     text = field.description or ""
     if choices:
         text += f" One of: {choices}."
@@ -252,11 +252,15 @@ def _flag_parameter(name: str, field: FieldInfo) -> inspect.Parameter:
 
 
 def _flag_names() -> list[str]:
-    """Every setting, in the order of the help: panel by panel, then the ones in none."""
-    return [*CLI_GROUPS, *(name for name in Settings.model_fields if name not in CLI_GROUPS)]
+    """Every setting but the TOML-only tables, in the order of the help: panel by panel, then
+    the ones in none."""
+    rest = (name for name in Settings.model_fields if name not in CLI_GROUPS)
+    return [name for name in (*CLI_GROUPS, *rest) if name not in TOML_ONLY]
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_shown(item) for item in value) or "none"
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, bool):
@@ -282,7 +286,12 @@ _config_flag = inspect.Parameter(
     default=None,
     annotation=Annotated[
         Optional[Path],  # noqa: UP045 - typer needs it
-        typer.Option("--config", help="TOML settings file.", rich_help_panel="Network"),
+        typer.Option(
+            "--config",
+            help="TOML settings file: every setting below as a key, and the tables "
+            f"{' and '.join(sorted(TOML_ONLY))}, which have no flag.",
+            rich_help_panel="Settings file",
+        ),
     ],
 )
 serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -323,6 +332,9 @@ def version() -> None:
     from importlib.metadata import version as dist_version
 
     typer.echo(dist_version("switchboard"))
+
+
+register_bench(cli)
 
 
 def main() -> None:

@@ -11,7 +11,13 @@
     ├── Reject                       the application refuses a connection (``on_connect``)
     ├── BrokerUnavailable            the broker cannot be reached: ``UNAVAILABLE``, retryable
     ├── LifecycleError               a state change its table forbids: a bug, not a client's doing
-    └── ApiError                     a control-plane answer: HTTP status and code (admin/errors.py)
+    ├── ApiError                     a control-plane answer: HTTP status and code (admin/errors.py)
+    ├── ErrorReply                   switchboard.client: the server answered with an error frame
+    ├── ConnectionLost               switchboard.client: no answer, the connection dropped
+    └── BenchError                   switchboard bench: a run refused or failed
+        ├── TargetRefused            not a loopback target (and no --allow-remote)
+        ├── PlanError                options that make no run
+        └── BenchFailed              the load generators did not finish
 
 ``error_code`` is the ``code`` of the ``error`` frame a request gets (None: the connection
 closes instead); ``close_code`` is the WebSocket close code, where the error closes the
@@ -22,18 +28,26 @@ connection. Errors of other libraries are translated where the layers meet: PyJW
 
 from __future__ import annotations
 
+from typing import Any
+
 from .protocol.codes import CloseCode, ErrorCode
 
 __all__ = [
     "AuthError",
+    "BenchError",
+    "BenchFailed",
     "BrokerUnavailable",
     "ClientError",
+    "ConnectionLost",
     "EnvelopeError",
+    "ErrorReply",
     "LifecycleError",
+    "PlanError",
     "ProtocolViolation",
     "Reject",
     "RequestError",
     "SwitchboardError",
+    "TargetRefused",
 ]
 
 RequestId = str | int | None
@@ -128,3 +142,36 @@ class BrokerUnavailable(SwitchboardError):
 class LifecycleError(SwitchboardError):
     """A connection or node state change that ``core/lifecycle.py``'s tables do not allow:
     a bug in Switchboard, never a client's doing."""
+
+
+class ErrorReply(SwitchboardError):
+    """``switchboard.client``: the server answered a request with an ``error`` frame
+    (``code``, e.g. ``FORBIDDEN``; the whole ``frame``)."""
+
+    def __init__(self, frame: dict[str, Any]) -> None:
+        self.code: str = str(frame.get("code", ""))
+        self.frame = frame
+        super().__init__(f"{self.code}: {frame.get('message', '')}")
+
+
+class ConnectionLost(SwitchboardError):
+    """``switchboard.client``: the connection dropped (or was not up) before the request
+    was answered; it may or may not have been done."""
+
+
+class BenchError(SwitchboardError):
+    """``switchboard bench``: a run that was refused or failed (exit status 2)."""
+
+
+class TargetRefused(BenchError, ValueError):
+    """The target is not on loopback (127.0.0.0/8, ::1, localhost) and ``--allow-remote``
+    was not given, or it is not a ws:// or wss:// URL."""
+
+
+class PlanError(BenchError, ValueError):
+    """The options make no run (a count that is not positive, more connections than the
+    open-file limit allows, ...)."""
+
+
+class BenchFailed(BenchError, RuntimeError):
+    """The load generators failed or did not finish in time."""

@@ -3,6 +3,7 @@
 The demo talks the wire protocol to the WebSocket port; the dashboard follows the server's
 ``/dashboard/stream`` and must show that connection and its channel, then see it go. Its
 Nodes table polls ``/api/v1/nodes``: this node alone, two nodes over Redis, a silent Redis.
+``/docs`` renders with every request beyond loopback refused (its assets are the package's).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import (
@@ -20,6 +22,7 @@ from playwright.async_api import (
     Error,
     Locator,
     Page,
+    Route,
     async_playwright,
     expect,
 )
@@ -261,3 +264,73 @@ async def test_dashboard_without_key_asks_for_it(start_server: StartServer) -> N
     unexpected = [e for e in errors if refused not in e or "/dashboard/stream" not in e]
     assert unexpected == []
     assert errors, "expected the browser to log the refused (401) stream"
+
+
+async def test_docs_render_with_no_network_beyond_loopback(start_server: StartServer) -> None:
+    app = await start_server(api_key=KEY)
+    errors: list[str] = []
+    outside: list[str] = []
+
+    async def loopback_only(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort("internetdisconnected")
+
+    async with chromium() as browser:
+        page = await open_page(browser, errors, "docs")
+        await page.route("**/*", loopback_only)
+        await page.goto(f"http://127.0.0.1:{app.admin_port}/docs", timeout=ms(10))
+        title = page.locator(".swagger-ui .info .title")
+        await expect(title).to_contain_text("Switchboard control plane", timeout=ms(10))
+        publish = page.locator(".opblock-summary-path", has_text="/api/v1/channels/{channel}")
+        await expect(publish.first).to_be_visible()
+        await screenshot(page, "docs-offline.png")
+        await page.close()
+    assert outside == [], "the page asked for more than the control plane"
+    assert errors == []
+
+
+#: Pixels of the churn chart in each series' colour, after both are given the same values.
+COUNT_SERIES_PIXELS = """
+(canvas) => {
+  const chart = canvas.chart;
+  const end = Date.now() / 1000;
+  const times = Array.from({ length: 60 }, (_, i) => end - 59 + i);
+  const same = times.map(() => 3);
+  chart.setData(times, [same, same]);  // connects == disconnects, as at rest
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  const rgb = (hex) => [1, 3, 5].map((at) => parseInt(hex.slice(at, at + 2), 16));
+  return chart.series.map(({ color }) => {
+    const [r, g, b] = rgb(color);
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const near = Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b);
+      if (near < 24 && data[i + 3] > 200) count++;
+    }
+    return count;
+  });
+}
+"""
+
+
+async def test_the_charts_span_dashboard_history_and_show_both_churn_lines(
+    start_server: StartServer,
+) -> None:
+    app = await start_server(api_key=KEY, dashboard_history=60)
+    errors: list[str] = []
+    async with chromium() as browser:
+        page = await open_dashboard(browser, errors, app)
+        spans = await page.eval_on_selector_all(
+            "canvas", "(canvases) => canvases.map((c) => c.chart.windowSeconds)"
+        )
+        assert spans == [60] * 6
+        await expect(page.locator("#window-note")).to_have_text(
+            "Last 1 minute, one sample per second."
+        )
+        connects, disconnects = await page.eval_on_selector("#chart-churn", COUNT_SERIES_PIXELS)
+        assert connects > 100 and disconnects > 100, (connects, disconnects)
+        await screenshot(page, "dashboard-churn-equal.png")
+        await page.close()
+    assert errors == []

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from switchboard.client import Client, ClientError, Subscription
+from switchboard.client import Client, ErrorReply, Subscription
 
 from ..cluster.conftest import API_KEY, Balancer, StartNode
 from ..conftest import StartServer, timeout, wait_until, ws_url
@@ -36,7 +36,7 @@ async def test_requests_and_subscriptions_in_each_protocol(
         assert ack["type"] == "ack" and ack["offset"] == 1
         await wait_until(lambda: len(got) == 1)
         assert got[0]["data"] == {"n": 1} and got[0]["offset"] == 1
-        with pytest.raises(ClientError) as refused:
+        with pytest.raises(ErrorReply) as refused:
             await client.publish("not a channel!", 1)
         assert refused.value.code == "INVALID_MESSAGE_FORMAT"
         broadcasts: list[dict[str, Any]] = []

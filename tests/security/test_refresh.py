@@ -16,7 +16,8 @@ from .keys import SECRET, token
 
 def node_with_refresh() -> Node:
     node = make_node()
-    install_refresh(node.router, node.hub, node.expiry, Authenticator(AuthSettings(secret=SECRET)))
+    auth = Authenticator(AuthSettings(secret=SECRET))
+    install_refresh(node.router, node.hub, node.expiry, auth, node.set_user)
     return node
 
 
@@ -69,3 +70,12 @@ async def test_an_anonymous_connection_takes_the_tokens_user() -> None:
     assert await refresh(client, token("zoe", roles=["x"]), 5) == {"type": "ack", "id": 5}
     assert (client.conn.user, client.conn.roles) == ("zoe", frozenset({"x"}))
     assert len(node.expiry) == 1  # and the token's expiry
+
+
+async def test_an_anonymous_connection_that_refreshes_into_a_user_is_reachable_as_that_user() -> (
+    None
+):
+    node = node_with_refresh()
+    anonymous = Client(node)
+    assert (await refresh(anonymous, token("zoe", expires_in=300), 1))["type"] == "ack"
+    assert [conn.id for conn in node.registry.of_user("zoe")] == [anonymous.conn.id]

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from ..core.lifecycle import NodeState
+from .docs import install_docs
 from .errors import install_error_handlers
 from .guard import ApiGuard
 from .hosts import HostCheck, HostPolicy
@@ -38,7 +39,7 @@ def create_admin_app(view: NodeView) -> FastAPI:
         title="Switchboard control plane",
         version=view.version,
         description=_DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs, without a CDN
         openapi_url="/openapi.json",
         redoc_url=None,
     )
@@ -84,4 +85,5 @@ def create_admin_app(view: NodeView) -> FastAPI:
 
     api.include_router(management_router(view))
     install_pages(api, view)
+    install_docs(api)
     return api

@@ -52,6 +52,8 @@ def install_pages(api: FastAPI, view: NodeView) -> None:
             "ws_path": settings.path,
             "tls": view.tls is not None,
             "version": view.version,
+            # What the charts span: the samples the monitor keeps, no more, no less.
+            "history_seconds": settings.dashboard_history,
         }
 
     @router.get("/dashboard/stream")

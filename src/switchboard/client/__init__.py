@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from .client import Client, ClientError, ConnectionLost, Subscription
+from ..errors import ConnectionLost, ErrorReply
+from .client import Client, Subscription
 
-__all__ = ["Client", "ClientError", "ConnectionLost", "Subscription"]
+__all__ = ["Client", "ConnectionLost", "ErrorReply", "Subscription"]

@@ -43,6 +43,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from ..errors import ConnectionLost, ErrorReply
 from ..protocol.codes import RECONNECT_CODES
 from .codec import CODECS
 
@@ -56,19 +57,6 @@ ABNORMAL = 1006
 TOKEN_CODES = frozenset({4401, 4403, 4410})
 #: Handshake answers worth another try (overloaded, draining, rate limited).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class ClientError(Exception):
-    """The server answered a request with an error frame."""
-
-    def __init__(self, frame: dict[str, Any]) -> None:
-        self.code: str = str(frame.get("code", ""))
-        self.frame = frame
-        super().__init__(f"{self.code}: {frame.get('message', '')}")
-
-
-class ConnectionLost(Exception):
-    """The connection dropped (or was not up) before the request was answered."""
 
 
 @dataclass
@@ -165,7 +153,7 @@ class Client:
 
     async def request(self, message_type: str, **fields: Any) -> dict[str, Any]:
         """Send a request with an id; the frame that answers it (``ack``, ``<type>_reply``,
-        ...), or :class:`ClientError` for an error frame."""
+        ...), or :class:`ErrorReply` for an error frame."""
         return await self._request({"type": message_type, **fields})
 
     async def publish(self, channel: str, data: Any) -> dict[str, Any]:
@@ -246,7 +234,7 @@ class Client:
         finally:
             self._pending.pop(request_id, None)
         if frame.get("type") == "error":
-            raise ClientError(frame)
+            raise ErrorReply(frame)
         return frame
 
     # --- the connection ----------------------------------------------------------------------
@@ -310,7 +298,7 @@ class Client:
                     await self._subscribe(subscription)
             self._up.set()
             await reader
-        except (ConnectionLost, ConnectionClosed, TimeoutError, ClientError) as exc:
+        except (ConnectionLost, ConnectionClosed, TimeoutError, ErrorReply) as exc:
             log.info("client_resubscribe_failed", error=str(exc))
             await ws.close()
             await reader

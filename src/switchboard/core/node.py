@@ -256,6 +256,20 @@ class Node:
             )
             self.hub.send(conn, welcome)
 
+    def set_user(self, conn: Connection, user: Any, roles: frozenset[str] | None = None) -> None:
+        """Make ``user`` (None: anonymous) who ``conn`` is, and ``roles`` its roles when
+        given: the user index and the broker's (the cluster's) follow, so sends to ``user``
+        reach it and sends to its former user no longer do. The per-user connection limit
+        is the handshake's: it is not checked again here."""
+        conn.user = user
+        if roles is not None:
+            conn.roles = roles
+        if not conn.accepted or conn.phase is Phase.CLOSED:
+            return  # indexed when greeted; or gone, and already forgotten
+        self.registry.index_user(conn)
+        self.broker.disconnected(conn.id)
+        self.broker.connected(conn.id, user)
+
     def _refuse(self, conn: Connection, exc: Exception) -> None:
         conn.backlog = None
         if isinstance(exc, Reject):

@@ -17,7 +17,7 @@ class Registry:
     """Connections by id and by user; the one place that knows how many are open, and on
     which wires."""
 
-    __slots__ = ("_by_id", "_wires", "only_wire", "users")
+    __slots__ = ("_by_id", "_indexed", "_wires", "only_wire", "users")
 
     def __init__(self) -> None:
         self._by_id: dict[str, Connection] = {}
@@ -27,6 +27,9 @@ class Registry:
         self.only_wire: Wire | None = None
         #: user -> their accepted connections on this node (see :meth:`index_user`).
         self.users: dict[Any, set[Connection]] = {}
+        #: connection -> the user it is indexed under: what leaves the index is what went
+        #: in, whatever ``conn.user`` says by then.
+        self._indexed: dict[Connection, Any] = {}
 
     def add(self, conn: Connection) -> None:
         self._by_id[conn.id] = conn
@@ -35,13 +38,27 @@ class Registry:
         self._settle()
 
     def index_user(self, conn: Connection) -> None:
-        """Index an accepted connection by its user (a user that cannot be a dict key is not
-        indexed)."""
-        if conn.user is not None:
-            try:
-                self.users.setdefault(conn.user, set()).add(conn)
-            except TypeError:
-                log.warning("user_not_indexable", connection_id=conn.id)
+        """Index a registered connection by its user, in place of the user it was indexed
+        under before (a user that cannot be a dict key is not indexed)."""
+        self._unindex(conn)
+        user = conn.user
+        if user is None or conn.id not in self._by_id:
+            return
+        try:
+            self.users.setdefault(user, set()).add(conn)
+        except TypeError:
+            log.warning("user_not_indexable", connection_id=conn.id)
+            return
+        self._indexed[conn] = user
+
+    def _unindex(self, conn: Connection) -> None:
+        user = self._indexed.pop(conn, _NOT_INDEXED)
+        if user is _NOT_INDEXED:
+            return
+        mine = self.users[user]
+        mine.discard(conn)
+        if not mine:
+            del self.users[user]
 
     def remove(self, conn: Connection) -> None:
         if self._by_id.pop(conn.id, None) is None:
@@ -53,13 +70,15 @@ class Registry:
         else:
             del wires[conn.wire]
         self._settle()
-        if conn.user is not None:
-            key = _key(conn.user)
-            mine = self.users.get(key)
-            if mine is not None:
-                mine.discard(conn)
-                if not mine:
-                    del self.users[key]
+        indexed = self._indexed.get(conn)
+        self._unindex(conn)
+        if conn.accepted and conn.user is not None and indexed != conn.user:
+            try:
+                hash(conn.user)
+            except TypeError:
+                return  # logged as user_not_indexable when indexed
+            # Assigned to ``conn.user`` after the welcome: sends to that user missed it.
+            log.warning("user_set_without_set_user", connection_id=conn.id, user=conn.user)
 
     def _settle(self) -> None:
         wires = self._wires
@@ -93,3 +112,4 @@ def _key(user: Any) -> Any:
 
 
 _UNHASHABLE = object()
+_NOT_INDEXED = object()

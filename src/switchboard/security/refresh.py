@@ -9,6 +9,9 @@ is still closed 4410 when the old token expires.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..core.connection import Connection
 from ..core.expiry import CredentialExpiry
 from ..core.hub import Hub
@@ -20,9 +23,15 @@ from .auth import Authenticator
 
 
 def install_refresh(
-    router: Router, hub: Hub, expiry: CredentialExpiry, auth: Authenticator
+    router: Router,
+    hub: Hub,
+    expiry: CredentialExpiry,
+    auth: Authenticator,
+    set_user: Callable[[Connection, Any, frozenset[str]], None],
 ) -> None:
-    """Register the ``refresh`` route (an ordinary, replaceable route)."""
+    """Register the ``refresh`` route (an ordinary, replaceable route). ``set_user``
+    (``Node.set_user``) makes the token's user and roles the connection's, so an anonymous
+    connection that refreshes into a user is reachable as that user."""
 
     def refresh(conn: Connection, msg: Envelope) -> None:
         if not msg.token:
@@ -33,8 +42,7 @@ def install_refresh(
             raise RequestError(ErrorCode.UNAUTHORIZED, exc.reason) from None
         if conn.user is not None and identity.user != conn.user:
             raise RequestError(ErrorCode.FORBIDDEN, "the token is for another user")
-        conn.user = identity.user
-        conn.roles = identity.roles
+        set_user(conn, identity.user, identity.roles)
         if identity.expires_at is not None:
             expiry.set(conn, identity.expires_at)
         hub.ack(conn, msg.id)

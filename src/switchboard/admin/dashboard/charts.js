@@ -50,16 +50,19 @@ function cssVar(element, name, fallback) {
 export class LineChart {
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {{series: {label: string, color?: string}[], windowSeconds?: number,
-   *          minMax?: number, unit?: string}} options
+   * @param {{series: {label: string, color?: string, width?: number, dash?: number[]}[],
+   *          windowSeconds?: number, minMax?: number, unit?: string}} options
    *   minMax: smallest top of the y axis, so a flat zero line is not drawn as
-   *   noise at the top of a 0..0.0001 scale.
+   *   noise at the top of a 0..0.0001 scale. width, dash: a series' line (a wide
+   *   one under a dashed one stays visible where the two are equal).
    */
   constructor(canvas, options) {
     this.canvas = canvas;
     this.series = options.series.map((s, i) => ({
       label: s.label,
       color: s.color || cssVar(canvas, `--series-${i + 1}`, i ? "#e8590c" : "#1c7ed6"),
+      width: s.width || 1.75,
+      dash: s.dash || [],
     }));
     this.windowSeconds = options.windowSeconds || 300;
     this.minMax = options.minMax ?? 1;
@@ -70,6 +73,7 @@ export class LineChart {
     // Redraw at the new size when the card is resized (responsive grid).
     this.resizeObserver = new ResizeObserver(() => this.draw());
     this.resizeObserver.observe(canvas);
+    canvas.chart = this; // for the browser tests: the chart a canvas shows
   }
 
   // The legend is HTML next to the canvas rather than painted inside it, so it
@@ -80,7 +84,11 @@ export class LineChart {
     for (const s of this.series) {
       const item = document.createElement("span");
       const swatch = document.createElement("i");
-      swatch.style.background = s.color;
+      // The swatch looks like the line: dashed, or as thick.
+      swatch.style.background = s.dash.length
+        ? `repeating-linear-gradient(90deg, ${s.color} 0 4px, transparent 4px 6px)`
+        : s.color;
+      if (s.width > 2) swatch.style.height = `${s.width}px`;
       item.append(swatch, document.createTextNode(s.label));
       legend.append(item);
     }
@@ -147,7 +155,7 @@ export class LineChart {
     ctx.beginPath();
     ctx.rect(PAD.left, PAD.top, plotW, plotH);
     ctx.clip();
-    this.series.forEach((s, index) => this.drawSeries(ctx, this.values[index] || [], s.color, x, y));
+    this.series.forEach((s, index) => this.drawSeries(ctx, this.values[index] || [], s, x, y));
     ctx.restore();
   }
 
@@ -189,9 +197,10 @@ export class LineChart {
     }
   }
 
-  drawSeries(ctx, values, color, x, y) {
-    ctx.strokeStyle = color;
-    ctx.lineWidth = 1.75;
+  drawSeries(ctx, values, series, x, y) {
+    ctx.strokeStyle = series.color;
+    ctx.lineWidth = series.width;
+    ctx.setLineDash(series.dash);
     ctx.lineJoin = "round";
     ctx.beginPath();
     let drawing = false;
@@ -222,6 +231,7 @@ export class LineChart {
       lastY = py;
     }
     ctx.stroke();
+    ctx.setLineDash([]);
     this.dotIfLone(ctx, segmentPoints, lastX, lastY);
   }
 

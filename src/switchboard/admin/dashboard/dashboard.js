@@ -4,7 +4,9 @@
 
 import { LineChart, compactNumber } from "./charts.js";
 
-const WINDOW_SECONDS = 300;
+// The charts' span: the server's dashboard_history (from config.json), as long
+// as the samples it keeps; this until the config has arrived.
+let windowSeconds = 300;
 // The server sends a sample every second; this long without one means the
 // stream is stuck even if the browser still thinks it is open.
 const STALE_AFTER_MS = 5000;
@@ -22,22 +24,25 @@ const $ = (id) => document.getElementById(id);
 
 const charts = {
   connections: new LineChart($("chart-connections"), {
-    series: [{ label: "open" }], windowSeconds: WINDOW_SECONDS, minMax: 5,
+    series: [{ label: "open" }], minMax: 5,
   }),
+  // Connects and disconnects are often equal (0 at rest, a reconnect loop): the
+  // connects line is drawn wide underneath, the disconnects one narrow and dashed
+  // on top, so neither hides the other.
   churn: new LineChart($("chart-churn"), {
-    series: [{ label: "connects" }, { label: "disconnects" }], windowSeconds: WINDOW_SECONDS,
+    series: [{ label: "connects", width: 4 }, { label: "disconnects", dash: [6, 3] }],
   }),
   messages: new LineChart($("chart-messages"), {
-    series: [{ label: "in" }, { label: "out" }], windowSeconds: WINDOW_SECONDS, minMax: 10,
+    series: [{ label: "in" }, { label: "out" }], minMax: 10,
   }),
   latency: new LineChart($("chart-latency"), {
-    series: [{ label: "p50" }, { label: "p99" }], windowSeconds: WINDOW_SECONDS, minMax: 0.1,
+    series: [{ label: "p50" }, { label: "p99" }], minMax: 0.1,
   }),
   memory: new LineChart($("chart-memory"), {
-    series: [{ label: "resident" }], windowSeconds: WINDOW_SECONDS, minMax: 10,
+    series: [{ label: "resident" }], minMax: 10,
   }),
   cpu: new LineChart($("chart-cpu"), {
-    series: [{ label: "process" }], windowSeconds: WINDOW_SECONDS, minMax: 10,
+    series: [{ label: "process" }], minMax: 10,
   }),
 };
 
@@ -73,7 +78,7 @@ function addSamples(incoming, replace) {
     samples.push(s);
   }
   if (samples.length) {
-    const cutoff = samples[samples.length - 1].t - WINDOW_SECONDS;
+    const cutoff = samples[samples.length - 1].t - windowSeconds;
     const firstKept = samples.findIndex((s) => s.t >= cutoff);
     if (firstKept > 0) samples.splice(0, firstKept);
   }
@@ -353,11 +358,22 @@ setInterval(() => {
   }
 }, 1000);
 
+// "5 minutes", "1 minute", "90 seconds": the footer's words for the window.
+function span(seconds) {
+  const plural = (n, unit) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+  return seconds % 60 ? plural(seconds, "second") : plural(seconds / 60, "minute");
+}
+
 async function loadConfig() {
   try {
     const response = await fetch(withKey("/dashboard/config.json"));
     if (!response.ok) return;
     const config = await response.json();
+    if (config.history_seconds > 0) {
+      windowSeconds = config.history_seconds;
+      for (const chart of Object.values(charts)) chart.windowSeconds = windowSeconds;
+      $("window-note").textContent = `Last ${span(windowSeconds)}, one sample per second.`;
+    }
     if (config.node) $("node").textContent = thisNode = config.node;
     if (config.version) $("version").textContent = `v${config.version}`;
     document.title = `Switchboard \u00b7 ${config.node || "dashboard"}`;
@@ -369,5 +385,5 @@ async function loadConfig() {
 $("demo-link").href = withKey("/demo");
 render();
 renderChannels([]);
-loadConfig();
-connect();
+// The stream after the config: its history event fills the window the config sets.
+loadConfig().then(connect);
