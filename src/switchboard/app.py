@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 import uvloop
 
-from .broker.base import Broker, BrokerHandler, HistoryOptions
+from .broker.base import Broker, BrokerHandler
 from .cluster.agent import AgentCheck
 from .cluster.announcer import Announcer, admin_url, public_url
 from .cluster.routing import RouteCache
 from .config import Settings
-from .core.channels import ChannelOptions
 from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.lifecycle import NodeLifecycle, NodeState, Part, Parts
@@ -41,6 +40,7 @@ from .version import __version__
 from .wiring import (
     build_broker,
     build_node,
+    channel_options_of,
     checked_capacity,
     handshake_gate,
     has_channel_permissions,
@@ -90,7 +90,6 @@ class App:
         self._connect_hook: ConnectHook | None = None
         self._disconnect_hook: DisconnectHook | None = None
         self._broker: Broker | None = None
-        self._namespace_cache: dict[str, ChannelOptions] = {}
         self._listener: Listener | None = None
         #: STARTING, READY, DRAINING, STOPPED: what ``/ready`` and the drain read.
         self.lifecycle = NodeLifecycle()
@@ -213,19 +212,6 @@ class App:
         success, False (the old certificate stays) when they cannot be loaded or TLS is off."""
         return self.tls is not None and self.tls.reload()
 
-    def _channel_options(self, namespace: str) -> ChannelOptions:
-        options = self._namespace_cache.get(namespace)
-        if options is None:
-            ns = self.settings.namespace(namespace)
-            options = ChannelOptions(
-                history=HistoryOptions(ns.history_size, ns.history_ttl),
-                publish=ns.publish,
-                presence=ns.presence,
-                join_leave=ns.join_leave,
-            )
-            self._namespace_cache[namespace] = options
-        return options
-
     # --- running ---------------------------------------------------------------------------
 
     @property
@@ -263,7 +249,7 @@ class App:
             self.tracing = self._start_tracing()
         tracer = None if self.tracing is None else self.tracing.messages(stats.errors)
         broker = MeasuredBroker(self.broker, stats)
-        node = build_node(s, broker, self._channel_options, stats, tracer)
+        node = build_node(s, broker, channel_options_of(s), stats, tracer)
         node.observer = self.tracing
         gate = handshake_gate(s)
         self._install(node, gate)
@@ -364,7 +350,7 @@ class App:
         return self._admin.port
 
     async def shutdown(self) -> None:
-        """Drain: refuse new upgrades (``/ready`` -> 503), close everyone with 1001, wait, stop
+        """Drain: ``/ready`` -> 503, then 1012 to everyone in waves (``parts.Listener``), wait, stop
         every part in the reverse of the order they started."""
         node = self.node
         if node is None or self.lifecycle.state is not NodeState.READY:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import structlog
 
-from .broker.base import Broker
+from .broker.base import Broker, HistoryOptions
 from .broker.memory import MemoryBroker
 from .config import Settings
 from .core.channels import ChannelOptions
@@ -141,6 +141,26 @@ def connection_capacity(s: Settings) -> tuple[int, int]:
     if soft == resource.RLIM_INFINITY:
         return wanted, soft
     return max(1, min(wanted, soft - fd_reserve(s, soft))), soft
+
+
+def channel_options_of(s: Settings) -> Callable[[str], ChannelOptions]:
+    """A namespace's channel options, from ``s`` (its ``namespaces`` entry or the
+    defaults), built once per namespace."""
+    cache: dict[str, ChannelOptions] = {}
+
+    def options(namespace: str) -> ChannelOptions:
+        found = cache.get(namespace)
+        if found is None:
+            ns = s.namespace(namespace)
+            found = cache[namespace] = ChannelOptions(
+                history=HistoryOptions(ns.history_size, ns.history_ttl),
+                publish=ns.publish,
+                presence=ns.presence,
+                join_leave=ns.join_leave,
+            )
+        return found
+
+    return options
 
 
 def checked_capacity(s: Settings) -> tuple[int, int]:

@@ -18,7 +18,7 @@ import structlog
 
 from ..broker.base import Broker
 from ..errors import Reject
-from ..protocol.codes import CloseCode, ErrorCode
+from ..protocol.codes import CloseCode
 from ..protocol.envelope import EchoReply, Welcome
 from ..protocol.frames import Opcode, encode_frame
 from ..protocol.wire import PLAIN_JSON, Wire
@@ -33,6 +33,7 @@ from .hub import Hub
 from .lifecycle import Phase
 from .outbox import Outbox, SlowConsumerPolicy
 from .pipeline import MessageTracer, Pipeline
+from .policies import Policies
 from .ratelimit import MessageRateLimit
 from .registry import Registry
 from .router import Router
@@ -76,7 +77,9 @@ class Node:
         self.node_id = node_id
         self.raw_echo = raw_echo
         self.registry = Registry()
-        self.outbox = Outbox(loop, send_queue_limit, slow_consumer_policy, self._slow_consumer)
+        #: What happens to a connection that breaks a limit (``core/policies.py``).
+        self.policies = policies = Policies(self)
+        self.outbox = Outbox(loop, send_queue_limit, slow_consumer_policy, policies.slow_consumer)
         #: Counters for metrics and the admin API; ``metrics=False`` skips the per-message ones.
         self.stats = stats if stats is not None else Stats()
         self.hub = Hub(self.registry, self.outbox, self.stats, count=metrics)
@@ -99,7 +102,12 @@ class Node:
             self.router, self.hub, self.channels, self.dispatches, count=metrics
         )
         self.heartbeat = Heartbeat(
-            loop, self.registry, self.outbox, ping_interval, ping_timeout, self._heartbeat_timeout
+            loop,
+            self.registry,
+            self.outbox,
+            ping_interval,
+            ping_timeout,
+            policies.heartbeat_timeout,
         )
         #: Whether a message or ping may be handled (the message rate limits), when set.
         self._admit: Callable[[Connection], bool] | None = None
@@ -108,14 +116,14 @@ class Node:
                 message_rate,
                 message_burst or max(1, round(message_rate)),
                 flood_strikes,
-                on_refused=self._rate_refused,
-                on_flood=self._flood,
+                on_refused=policies.rate_refused,
+                on_flood=policies.flood,
                 user_rate=user_message_rate,
                 user_burst=user_message_burst or max(1, round(user_message_rate)),
                 flood_window=flood_window,
             )
             self._admit = limit.admit
-        self.expiry = CredentialExpiry(loop, self._token_expired)
+        self.expiry = CredentialExpiry(loop, policies.token_expired)
         #: Told about every connection closed for flooding (address bans listen here).
         self.on_flood: Callable[[Connection], None] | None = None
         self.connect_hook: ConnectHook | None = None
@@ -378,34 +386,3 @@ class Node:
             finally:
                 self._emptied = None
         return not self.registry
-
-    # --- policies ------------------------------------------------------------------------------
-
-    def _slow_consumer(self, conn: Connection) -> None:
-        log.warning(
-            "slow_consumer_disconnected",
-            connection_id=conn.id,
-            user=conn.user,
-            remote=conn.remote,
-            limit_bytes=self.outbox.limit,
-        )
-        self.close(conn, CloseCode.SLOW_CONSUMER, "slow consumer: send queue full", fail=True)
-
-    def _token_expired(self, conn: Connection) -> None:
-        log.info("token_expired", connection_id=conn.id, user=conn.user)
-        self.close(conn, CloseCode.TOKEN_EXPIRED, "token expired")
-
-    def _rate_refused(self, conn: Connection, scope: str) -> None:
-        bump(self.stats.rate_limited, scope)
-        message = "message rate limit exceeded; this message was dropped"
-        self.hub.send_error(conn, ErrorCode.RATE_LIMIT_EXCEEDED, message)
-
-    def _flood(self, conn: Connection) -> None:
-        audit.warning("message_flood", connection_id=conn.id, remote=conn.remote, user=conn.user)
-        self.close(conn, CloseCode.POLICY_VIOLATION, "message rate exceeded")
-        if self.on_flood is not None:
-            self.on_flood(conn)
-
-    def _heartbeat_timeout(self, conn: Connection) -> None:
-        log.info("heartbeat_timeout", connection_id=conn.id, user=conn.user, remote=conn.remote)
-        self.close(conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: no pong", fail=True)
