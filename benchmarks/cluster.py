@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import config as cfg
+from harness.envinfo import git_revision
 from harness.loadgen import ensure_wsbench
 from harness.procs import free_port, pinned, spawn, stop, wait_ready
 from harness.servers import switchboard_args
@@ -220,9 +221,7 @@ def main() -> None:
     ensure_wsbench()
     redis, port = start_redis()
     url = f"redis://127.0.0.1:{port}/0"
-    revision = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    revision = git_revision() or "unknown"
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "revision": revision,

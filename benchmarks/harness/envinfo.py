@@ -44,7 +44,8 @@ def _node_ws_version() -> str | None:
         return None
 
 
-def _git_revision() -> str | None:
+def git_revision() -> str | None:
+    """The checkout's short revision, noting uncommitted changes under src/ (None: no git)."""
     rev = _command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     if rev is None:
         return None
@@ -67,6 +68,6 @@ def collect() -> dict[str, Any]:
         "cpu_model": _cpu_model(),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "git_revision": _git_revision(),
+        "git_revision": git_revision(),
         "versions": versions,
     }
