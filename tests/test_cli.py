@@ -93,10 +93,18 @@ def test_an_app_that_cannot_be_imported_exits_2(
     assert "cannot load 'no_such_module_here:app'" in result.stderr
 
 
-def test_version_prints_the_installed_version() -> None:
-    result = run("version")
+@pytest.mark.parametrize("args", [["version"], ["--version"], ["-V"]])
+def test_version_prints_the_installed_version(args: list[str]) -> None:
+    result = run(*args)
     assert result.exit_code == 0
     assert result.stdout.strip() == version("switchboard")
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["nodes"], ["bench"]])
+def test_dash_h_is_help(command: list[str]) -> None:
+    result = run(*command, "-h")
+    assert result.exit_code == 0
+    assert "Usage: " in result.stdout and "Options" in result.stdout
 
 
 @pytest.mark.parametrize(

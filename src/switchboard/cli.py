@@ -30,7 +30,35 @@ from .errors import BrokerUnavailable
 from .loadtest import register as register_bench
 from .observability.logging import configure_logging
 
-cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Switchboard WebSocket server.")
+cli = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Switchboard WebSocket server.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(shown: bool) -> None:
+    if shown:
+        version()
+        raise typer.Exit()
+
+
+@cli.callback()
+def _top(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Switchboard WebSocket server."""
+
 
 #: ``switchboard serve --help`` panel of each setting, in the order the help lists them (the
 #: flags are generated from the fields; a setting in no panel comes last, under "Other").

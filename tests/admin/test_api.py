@@ -110,6 +110,14 @@ async def test_dashboard_files_config_and_stream(running: tuple[App, httpx.Async
     assert events[1][1]["node"] == app.settings.node_id
 
 
+async def test_the_front_page_is_the_dashboard(running: tuple[App, httpx.AsyncClient]) -> None:
+    _, client = running
+    answer = await client.get("/?key=abc")
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/dashboard?key=abc"
+    assert (await client.get("/")).headers["location"] == "/dashboard"
+
+
 async def test_unknown_paths_use_the_error_shape(running: tuple[App, httpx.AsyncClient]) -> None:
     _, client = running
     assert_error(await client.get("/nope"), 404, "NOT_FOUND")

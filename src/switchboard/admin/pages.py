@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from .errors import ApiError
@@ -34,6 +34,12 @@ def _event(name: str, data: Any) -> bytes:
 def install_pages(api: FastAPI, view: NodeView) -> None:
     """Mount the dashboard, the demo and their data endpoints on ``api``."""
     router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    async def home(request: Request) -> RedirectResponse:
+        # The admin port's front page is the dashboard (its ``?key=`` kept).
+        query = request.url.query
+        return RedirectResponse("/dashboard" + (f"?{query}" if query else ""), status_code=307)
 
     @router.get("/dashboard")
     async def dashboard() -> FileResponse:
