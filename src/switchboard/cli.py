@@ -29,6 +29,7 @@ from .config.errors import settings_errors, toml_error
 from .errors import BrokerUnavailable
 from .loadtest import register as register_bench
 from .observability.logging import configure_logging
+from .tokens import token
 
 cli = typer.Typer(
     add_completion=False,
@@ -363,6 +364,7 @@ def version() -> None:
 
 
 register_bench(cli)
+cli.command()(token)
 
 
 def main() -> None:
