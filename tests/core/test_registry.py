@@ -11,6 +11,7 @@ import websockets
 from structlog.testing import capture_logs
 
 from switchboard import App
+from switchboard.broker.redis import RedisBroker
 from switchboard.core.connection import Connection
 from switchboard.core.registry import Registry
 from switchboard.protocol.codecs import MSGPACK
@@ -176,16 +177,26 @@ async def test_a_user_set_after_the_welcome_is_found_from_another_node_over_redi
 ) -> None:
     shared = {"broker": redis_url, "broker_prefix": f"t{uuid.uuid4().hex[:10]}:"}
     here, there = await login_app(start_server, **shared), await login_app(start_server, **shared)
+    broker = here.broker
+    assert isinstance(broker, RedisBroker)
+
+    async def written() -> None:
+        """What ``here`` queued for Redis so far (the registry's writes) is there."""
+        await broker._batch.command("PING")
+
     ws = await client(here)
     await log_in(ws, "first")
+    await written()
     assert await there.send_to_user("first", "hi") == 1
     assert (await recv_json(ws))["data"] == "hi"
     await log_in(ws, "second")
+    await written()
     assert await there.send_to_user("first", "old") == 0
     assert await there.send_to_user("second", "new") == 1
     assert (await recv_json(ws))["data"] == "new"
     await ws.close()
     await wait_until(lambda: not here._running().registry)
+    await written()
     assert await there.send_to_user("second", "gone") == 0
 
 
