@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from .app import App
+from .checkconfig import check_config
 from .config import TOML_ONLY, Settings, load_settings
 from .config.errors import settings_errors, toml_error
 from .errors import BrokerUnavailable
@@ -365,6 +366,7 @@ def version() -> None:
 
 register_bench(cli)
 cli.command()(token)
+cli.command("check-config")(check_config)
 
 
 def main() -> None:
