@@ -13,10 +13,12 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
 from switchboard.broker import Dispatch, DispatchKind, HistoryOptions, StreamPosition
+from switchboard.broker.base import NodeInfo
 from switchboard.broker.redis import RedisBroker
 from switchboard.errors import BrokerUnavailable
 
@@ -223,3 +225,14 @@ async def test_a_broker_opened_only_to_read_writes_nothing_when_closed(redis_url
     calls = reader._batch.calls
     await reader.close()
     assert reader._batch.calls == calls  # no leaving a registry it never joined
+
+
+async def test_a_node_s_load_reaches_the_registry_at_each_announce(two_nodes: TwoNodes) -> None:
+    a, _, b, _ = two_nodes
+    entry = NodeInfo(node_id="a", url="ws://a/ws", state="ready", connections=1)
+    a.announce(entry)
+    assert a._announcing is not None
+    await a._announcing  # the refresh a new state starts, done
+    a.announce(msgspec.structs.replace(entry, connections=5))  # the same state: no refresh
+    await written(a)
+    assert [(n.node_id, n.connections) for n in await b.nodes()] == [("a", 5)]

@@ -20,11 +20,12 @@ CPU and lag are the monitor's last one-second sample, as the node registry carri
 (``cluster/announcer.py``): nothing is measured twice.
 
 Only nodes in state ``ready`` whose entry is younger than ``max_age`` seconds count (the
-callers pass ``registry_ttl``: a node rewrites its entry every ``registry_ttl / 3``, so one
-that missed three rewrites is not routed to, while a reader's clock a second off is no
-harm). Ties go to the smallest ``node_id``, so every node picks the same one.
+callers pass ``registry_ttl``: a node rewrites its entry every second, and its registry
+keys every ``registry_ttl / 3``, so one that stopped for longer is not routed to, while a
+reader's clock a second off is no harm). Ties go to the smallest ``node_id``, so every node
+picks the same one.
 
-The pick is as old as the entries it reads (up to ``registry_ttl / 3`` with Redis): clients
+The pick is as old as the entries it reads (about a second): clients
 arriving in a burst within that time all get the same node. A balancer that counts live
 connections (HAProxy ``leastconn``, fed the weight of ``cluster/agent.py``) spreads a burst.
 """

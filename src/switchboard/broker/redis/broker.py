@@ -300,14 +300,17 @@ class RedisBroker(Broker):
     # --- the node registry -----------------------------------------------------------------------
 
     def announce(self, info: NodeInfo) -> None:
-        """Shared with the cluster at the next refresh (at once when the state changed)."""
+        """Shared with the cluster at once (with a refresh when the state changed)."""
         encoded = _node_encoder.encode(info)
         changed = self._announced_state != info.state
         self._announced_state = info.state
         self.registry.info = encoded
-        if changed and self.control and self.registry.started:
-            self._announcing = asyncio.ensure_future(self.registry.refresh())
-            self._announcing.add_done_callback(_ignore_failure)
+        if self.control and self.registry.started:
+            if changed:  # at once, with the refresh (a new state: ready, draining)
+                self._announcing = asyncio.ensure_future(self.registry.refresh())
+                self._announcing.add_done_callback(_ignore_failure)
+            else:
+                self.registry.write_info()
 
     async def nodes(self) -> list[NodeInfo]:
         infos = await self._batch.run(NODES, [self.registry.nodes_key], [self.registry.base])

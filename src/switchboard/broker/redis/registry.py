@@ -96,6 +96,13 @@ class ConnectionRegistry:
         connection is reachable from every node once the next pipeline is through."""
         self._batch.command(*command).add_done_callback(self._written)
 
+    def write_info(self) -> None:
+        """This node's latest info, written now (between refreshes, which also write it):
+        the load figures ``/route`` and ``switchboard nodes`` read stay a second fresh."""
+        if self.info:
+            command = ("SET", self._info_key, self.info, "PX", self.ttl_ms)
+            self._batch.command(*command).add_done_callback(_retrieved)
+
     def _written(self, future: asyncio.Future[Any]) -> None:
         if not future.cancelled() and future.exception() is not None:
             self.lost = True  # the refresh after Redis returns writes everything again
@@ -184,3 +191,8 @@ class ConnectionRegistry:
                 self._batch.run(LEAVE, [self.nodes_key, self._info_key], [self.node]),
                 self._batch.command("DEL", self._conns_key, self._users_key),
             )
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # a failed write: the next refresh writes the info again
