@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "protocol.codes": 0,
     "version": 0,
     "types": 0,
+    "tasks": 0,
     "protocol": 1,
     "broker.base": 2,
     "core": 3,

@@ -7,7 +7,6 @@ gone within ``registry_ttl``); ``switchboard nodes`` and ``GET /api/v1/nodes`` r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from ..config import Settings
 from ..core.lifecycle import NodeLifecycle, NodeState
 from ..core.node import Node
 from ..observability.monitor import Monitor
+from ..tasks import cancelled
 
 log = structlog.get_logger("switchboard.cluster")
 
@@ -109,11 +109,8 @@ class Announcer:
         self._task = asyncio.create_task(self._run(), name="announcer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

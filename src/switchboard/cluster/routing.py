@@ -33,7 +33,6 @@ connections (HAProxy ``leastconn``, fed the weight of ``cluster/agent.py``) spre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Iterable
 
@@ -43,6 +42,7 @@ import structlog
 from ..broker.base import Broker, NodeInfo
 from ..errors import BrokerUnavailable
 from ..observability.throttle import Throttle
+from ..tasks import cancelled
 
 log = structlog.get_logger("switchboard.cluster")
 
@@ -132,11 +132,8 @@ class RouteCache:
         self._task = asyncio.create_task(self._run(), name="route-cache")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

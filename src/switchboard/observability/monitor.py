@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ..core.stats import PROCESSING_BUCKETS, quantile
+from ..tasks import cancelled
 from .throttle import Throttle
 
 if TYPE_CHECKING:
@@ -101,11 +102,8 @@ class Monitor:
     async def stop(self) -> None:
         self._stopped = True
         self._new_sample.set()  # wake the live streams, which end
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def next_sample(self) -> dict[str, Any] | None:
         """Wait for the next sample (the dashboard's live stream); None once stopped."""

@@ -41,6 +41,7 @@ import structlog
 
 from ...errors import BrokerUnavailable
 from ...protocol.codecs import DataFormat
+from ...tasks import cancelled
 from ..base import (
     Broker,
     BrokerHandler,
@@ -141,10 +142,7 @@ class RedisBroker(Broker):
 
     async def close(self) -> None:
         self._handler = None
-        if self._presence_refresher is not None:
-            self._presence_refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._presence_refresher
+        await cancelled(self._presence_refresher)
         if self.control:
             await self.registry.stop()
         await self.link.close()

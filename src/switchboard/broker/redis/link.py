@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from ...errors import BrokerUnavailable
+from ...tasks import cancelled
 from .client import UNAVAILABLE
 
 log = structlog.get_logger("switchboard.broker")
@@ -91,11 +92,7 @@ class Link:
         self._tasks.append(asyncio.create_task(self._probe(), name="redis-link-probe"))
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(*self._tasks)
         self._tasks.clear()
         await self._drop()
 

@@ -28,6 +28,7 @@ import msgspec
 import structlog
 
 from ...errors import BrokerUnavailable
+from ...tasks import cancelled
 from .batch import Batch
 from .scripts import LEAVE, REFRESH
 
@@ -181,11 +182,8 @@ class ConnectionRegistry:
         nothing."""
         if not self.started:
             return
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+        await cancelled(self._refresher)
+        self._refresher = None
         with contextlib.suppress(BrokerUnavailable):
             await asyncio.gather(
                 self._batch.run(LEAVE, [self.nodes_key, self._info_key], [self.node]),
