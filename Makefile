@@ -7,7 +7,7 @@ NODE_DIR := tests/node
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: run test test-long lint bench conformance conformance-deflate proto clean venv node-deps browser-deps redis-deps balancer-deps
+.PHONY: run test test-long lint bench bench-scale conformance conformance-deflate proto clean venv node-deps browser-deps redis-deps balancer-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,11 +58,21 @@ lint: venv
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/mypy
 
-## Benchmarks side by side (Switchboard, raw picows, aiohttp, Node ws) -> docs/benchmarks.md
+## Benchmarks side by side (Switchboard, uWebSockets via socketify, minimal and raw picows,
+## aiohttp, Node ws) -> docs/benchmarks.md, docs/benchmarks-connrate.md, cluster, nodes
 bench: venv redis-deps
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/connrate.py
 	$(PY) benchmarks/cluster.py
 	$(PY) benchmarks/nodes.py
+	$(PY) benchmarks/edge.py
+
+## Scale: 100,000 connections over --workers 6 and Redis, then one process at 19,000 (~8 min)
+## -> docs/benchmarks-scale.md. Both runs happen even when the first reports drops.
+bench-scale: venv redis-deps
+	$(PY) benchmarks/scale.py --workers 6 --connections 100000 --duration 120; a=$$?; \
+	$(PY) benchmarks/scale.py --workers 1 --connections 19000 --duration 120; b=$$?; \
+	exit $$((a | b))
 
 ## Autobahn conformance against the raw echo mode (cases 1-11; EXCLUDE= to run all).
 conformance: venv

@@ -7,8 +7,8 @@ once by wsbench pinned to core 1, and stopped; servers are interleaved and their
 rotates between rounds. Medians, ratios and target checks go to
 ``benchmarks/results/latest.json`` and ``docs/benchmarks.md``.
 
-    .venv/bin/python benchmarks/run.py            # full run (~12-15 min on 2 cores)
-    .venv/bin/python benchmarks/run.py --quick    # smoke test (~1.5 min), writes results/quick.json
+    .venv/bin/python benchmarks/run.py            # full run (~18-22 min on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # smoke test (~2.5 min), writes results/quick.json
     .venv/bin/python benchmarks/run.py --servers switchboard --baseline HEAD~1   # A/B by revision
 """
 

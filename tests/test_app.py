@@ -6,10 +6,13 @@ import asyncio
 import json
 from typing import Any
 
+import msgspec
+import pydantic
 import pytest
 import websockets
 
-from switchboard import App, Connection, Envelope, ErrorCode, Reject, RequestError
+from switchboard import App, Connection, Envelope, ErrorCode, Reject, RequestError, Settings
+from switchboard.core.lifecycle import NodeState
 
 from .conftest import StartServer, recv_json, timeout, wait_until, ws_url
 
@@ -210,3 +213,101 @@ async def test_a_handler_can_answer_with_its_own_error_code(start_server: StartS
             "message": "no room 'attic'",
             "id": 1,
         }
+
+
+class Move(msgspec.Struct):
+    """A typed payload (what ``data`` must hold)."""
+
+    piece: str
+    to: tuple[int, int]
+
+
+class Signup(pydantic.BaseModel):
+    name: str
+    age: int = pydantic.Field(ge=0)
+
+
+async def test_typed_handlers_get_validated_values_and_bad_data_never_reaches_them(
+    start_server: StartServer,
+) -> None:
+    app = App()
+    called: list[Any] = []
+
+    @app.route("move")
+    def move(conn: Connection, data: Move) -> str:
+        called.append(data)
+        return f"{data.piece} to {data.to[0]},{data.to[1]}"
+
+    @app.route("signup")
+    async def signup(conn: Connection, msg: Envelope, data: Signup) -> dict[str, Any]:
+        called.append(data)
+        return {"welcome": data.name, "request": msg.id}
+
+    await start_server(app)
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        await ws.send('{"type":"move","data":{"piece":"knight","to":[2,3]},"id":1}')
+        assert await recv_json(ws) == {"type": "move_reply", "data": "knight to 2,3", "id": 1}
+        await ws.send('{"type":"move","data":{"piece":"knight","to":[2,"x"]},"id":2}')
+        error = await recv_json(ws)
+        assert (error["code"], error["id"]) == ("INVALID_MESSAGE_FORMAT", 2)
+        assert "$.to[1]" in error["message"]
+        await ws.send('{"type":"signup","data":{"name":"ann","age":3},"id":3}')
+        assert (await recv_json(ws))["data"] == {"welcome": "ann", "request": 3}
+        await ws.send('{"type":"signup","data":{"name":"bob","age":-1},"id":4}')
+        error = await recv_json(ws)
+        assert (error["code"], error["id"]) == ("INVALID_MESSAGE_FORMAT", 4)
+        assert "$.age" in error["message"]
+    assert called == [Move("knight", (2, 3)), Signup(name="ann", age=3)]
+
+
+async def test_lifespan_hooks_run_in_order_around_serving(start_server: StartServer) -> None:
+    app = App()
+    events: list[str] = []
+
+    @app.on_startup
+    def first() -> None:
+        events.append("startup 1")
+
+    @app.on_startup
+    async def second() -> None:
+        offset = await app.publish("boot", "broker is up")  # before the port accepts
+        events.append(f"startup 2 published {offset}")
+
+    @app.on_shutdown
+    async def closing() -> None:
+        assert app.node is not None
+        events.append(f"shutdown with {len(app.node.registry)} connections")
+        await app.publish("boot", "broker still up")
+
+    @app.on_shutdown
+    def last() -> None:
+        events.append("shutdown 2")
+
+    await start_server(app)
+    assert events == ["startup 1", "startup 2 published 1"]
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        await app.shutdown()
+        assert ws.close_code == 1012  # drained before the shutdown hooks
+    assert events[2:] == ["shutdown with 0 connections", "shutdown 2"]
+
+
+async def test_a_startup_hook_that_raises_fails_the_start_cleanly() -> None:
+    app = App(Settings(host="127.0.0.1", port=0, admin_port=0))
+    stopped: list[str] = []
+
+    @app.on_startup
+    async def broken() -> None:
+        raise RuntimeError("no database")
+
+    @app.on_shutdown
+    def never() -> None:
+        stopped.append("ran")
+
+    with pytest.raises(RuntimeError, match="no database"):
+        await app.start()
+    assert app.lifecycle.state is NodeState.STOPPED
+    assert app.node is None and stopped == []
+    with pytest.raises(RuntimeError, match="not running"):
+        await app.publish("boot", 1)

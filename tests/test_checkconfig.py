@@ -48,3 +48,19 @@ def test_a_bad_value_fails_as_serve_would_without_echoing_it(tmp_path: Path) -> 
     code, out = run(env={"SWITCHBOARD_API_KEY": "short-secret"})
     assert code == 2
     assert "api_key" in out and "short-secret" not in out
+
+
+def test_backend_routes_and_their_secret_are_masked(tmp_path: Path) -> None:
+    config = tmp_path / "switchboard.toml"
+    config.write_text(
+        "[backend]\n"
+        'secret = "backend-signing-secret-0123456789"\n'
+        "[backend.routes]\n"
+        'chat = "https://svc:route-pw@backend.example:9000/chat"\n'
+    )
+    code, out = run("--config", str(config), "--json", env={})
+    assert code == 0, out
+    rows = {row["setting"]: row for row in json.loads(out)}
+    route = rows["backend"]["value"]["routes"]["chat"]
+    assert route["url"] == "https://svc:***@backend.example:9000/chat"
+    assert "route-pw" not in out and "backend-signing-secret" not in out

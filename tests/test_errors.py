@@ -12,6 +12,8 @@ import websockets
 import switchboard.errors as errors
 from switchboard import App
 from switchboard.admin.errors import ApiError
+from switchboard.backend.errors import BackendRefused, BackendUnavailable
+from switchboard.backend.signing import SignatureError
 from switchboard.errors import (
     AuthError,
     BrokerUnavailable,
@@ -54,8 +56,16 @@ def test_every_exception_of_the_package_is_in_the_tree() -> None:
     classes = exception_classes()
     assert ("errors.py", "RequestError") in classes  # the walk sees them
     outside = [(path, name) for path, name in classes if path != "errors.py"]
-    assert outside == [("admin/errors.py", "ApiError")]
+    assert outside == [
+        ("admin/errors.py", "ApiError"),
+        ("backend/errors.py", "BackendUnavailable"),
+        ("backend/errors.py", "BackendRefused"),
+        ("backend/signing.py", "SignatureError"),
+    ]
     assert issubclass(ApiError, SwitchboardError)
+    assert issubclass(SignatureError, SwitchboardError)
+    assert issubclass(BackendUnavailable, RequestError)
+    assert issubclass(BackendRefused, RequestError)
 
 
 def test_the_drawing_names_every_class_and_only_real_ones() -> None:
@@ -63,7 +73,8 @@ def test_the_drawing_names_every_class_and_only_real_ones() -> None:
     drawn = {
         line.replace("│", " ").replace("├──", " ").replace("└──", " ").split()[0] for line in lines
     }
-    assert drawn == {*errors.__all__, "ApiError"}
+    outside = {"ApiError", "BackendUnavailable", "BackendRefused", "SignatureError"}
+    assert drawn == {*errors.__all__, *outside}
 
 
 def test_each_error_carries_what_the_client_sees() -> None:

@@ -36,10 +36,13 @@ LAYERS: dict[str, int] = {
     "cluster": 5,
     "edge": 5,
     "admin": 5,
+    "backend": 5,
     "client": 5,
     "app": 6,
     "wiring": 6,
     "parts": 6,
+    "serverside": 6,
+    "testing": 7,
 }
 TOP = 7  # cli, __main__, the package's __init__, anything else at the top
 

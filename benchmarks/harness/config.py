@@ -43,6 +43,12 @@ NOFILE_SLACK = 1_000  # descriptors beyond IDLE_CONNS that each process may need
 TARGET_ECHO_VS_NODE = 4.0
 TARGET_ECHO_VS_AIOHTTP = 6.0
 TARGET_BCAST_VS_NODE = 20.0  # checked for both bcast (-w 10) and bcast-burst (-w 50)
+# Issue #15, against the feature-less baselines in the same run: broadcast (bcast and
+# bcast-burst) at least the minimal corked picows server and 0.8x uWebSockets (socketify, the
+# envelope in Python); echo at least 3x uWebSockets-with-JSON.
+TARGET_BCAST_VS_MIN = 1.0
+TARGET_BCAST_VS_UWS = 0.8
+TARGET_ECHO_VS_UWS = 3.0
 # Channel fan-out deliveries/s over Switchboard's own broadcast at the same window, same run.
 TARGET_CHANNEL_VS_BCAST = 0.8
 TARGET_IDLE_BYTES = 10 * 1024  # 10 KB per connection, read as KiB

@@ -74,6 +74,49 @@ def spawn(
     )
 
 
+def log_tail(log: IO[bytes], limit: int = 400) -> str:
+    """The last ``limit`` characters a child wrote to ``log`` (a temporary file)."""
+    log.flush()
+    log.seek(0)
+    return log.read().decode(errors="replace").strip()[-limit:] or "(no output)"
+
+
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM raise KeyboardInterrupt, so a script's Ctrl-C clean-up also runs for it."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def spawn_piped(
+    argv: Sequence[str], log: IO[bytes], env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start a generator that the harness talks to in lines of text: stdin and stdout are pipes,
+    stderr goes to ``log``; its own session, and it dies with the harness."""
+    return subprocess.Popen(
+        list(argv),
+        env={**os.environ, **env} if env else None,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def kill_all(procs: Sequence[subprocess.Popen[str]]) -> None:
+    """SIGKILL the processes (by id) that still run and reap them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
 def run_bounded(
     argv: Sequence[str], timeout_s: float, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -39,6 +39,22 @@ RATIO_LABELS = {
     "idle": "idle bytes/conn (lower is better)",
     "idle-deflate": "idle bytes/conn with deflate (lower is better)",
 }
+# What each baseline is, for the Method section (servers in benchmarks/servers/).
+BASELINE_NOTES = {
+    "picows_raw": "`picows_raw.py`: picows + uvloop + msgspec written the straightforward way, "
+    "one `send()` per client per message.",
+    "picows_min": "`picows_min.py`: the design without its features, about 60 lines: picows + "
+    "uvloop + msgspec, a reply or broadcast framed once and queued per client, every queue "
+    "written with one `write()` in a `call_soon` at the end of the loop pass; no limits, "
+    "heartbeats, auth or metrics.",
+    "socketify": "`socketify_server.py`: uWebSockets through socketify (the `bench` extra of "
+    "`pyproject.toml`), the envelope decoded and encoded with msgspec in Python; a broadcast is "
+    "one `app.publish` on a topic every connection joined (uWebSockets fans out in C++ and corks "
+    "one write per socket per loop iteration), `max_backpressure` 16 MiB so that no slow "
+    "subscriber is skipped.",
+    "aiohttp": "`aiohttp_server.py`: aiohttp with stdlib json, `await send_str` per client.",
+    "node_ws": "`node_ws_server.js`: Node `ws`, `JSON.parse`, `client.send` per client.",
+}
 DEFLATE_NOTE = (
     f"{cfg.BCAST_CONNS:,} clients, `-w {cfg.BCAST_WINDOW}`, a {cfg.DEFLATE_MSG_SIZE:,}-byte "
     "broadcast padded with word-like text (`-X`, which deflate shrinks about 2.5-3x, as it does "
@@ -206,6 +222,11 @@ def _method(results: dict[str, Any]) -> list[str]:
         f"- `channel` and `channel-burst` repeat `bcast` and `bcast-burst` through the channel "
         f"`{cfg.CHANNEL}` (wsbench `-C`, see Channel fan-out), for servers with channels only; "
         "each is compared with Switchboard's broadcast at the same window.",
+        *[
+            f"- Baseline {_label(results, name)}: {BASELINE_NOTES[name]}"
+            for name in c["server_labels"]
+            if name in BASELINE_NOTES
+        ],
         "",
         "wsbench command lines:",
         "",
@@ -460,7 +481,11 @@ def render(results: dict[str, Any]) -> str:
         "rerun it rather than editing this file. Machine noise on a shared 2-core box is "
         "real: read medians and ratios, not single runs. The cluster figures (Switchboard over "
         "Redis beside the embedded broker) are in [benchmarks-cluster.md]"
-        "(benchmarks-cluster.md), from `benchmarks/cluster.py`.",
+        "(benchmarks-cluster.md), from `benchmarks/cluster.py`; the workers and drain in "
+        "[benchmarks-nodes.md](benchmarks-nodes.md) (`benchmarks/nodes.py`), handshakes per "
+        "second in [benchmarks-connrate.md](benchmarks-connrate.md) (`benchmarks/connrate.py`) "
+        "and 100,000 held connections in [benchmarks-scale.md](benchmarks-scale.md) "
+        "(`benchmarks/scale.py`, `make bench-scale`).",
         "",
     ]
     if results["skipped"]:

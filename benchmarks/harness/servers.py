@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from harness.config import BENCH_DIR, HOST, ROOT, SERVERS_DIR, VENV_BIN, WS_PATH
 from harness.procs import run_bounded
 
 NPM_TIMEOUT_S = 300.0
+PIP_TIMEOUT_S = 600.0  # socketify builds its wheel from the source distribution
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,35 @@ def _check_python_modules(*modules: str) -> Callable[[], str | None]:
     def check() -> str | None:
         code = "import " + ", ".join(modules)
         proc = run_bounded([python(), "-c", code], timeout_s=30)
-        return None if proc.returncode == 0 else f"cannot import {', '.join(modules)}"
+        if proc.returncode == 0:
+            return None
+        last = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        return f"cannot import {', '.join(modules)} ({last[0]})"
 
     return check
+
+
+def _bench_extra() -> list[str]:
+    """The requirements of pyproject.toml's ``bench`` extra (the benchmark-only baselines)."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        extras = tomllib.load(file)["project"]["optional-dependencies"]
+    return [str(requirement) for requirement in extras.get("bench", [])]
+
+
+def _check_socketify() -> str | None:
+    """socketify must import; install the ``bench`` extra into the venv if it is missing."""
+    check = _check_python_modules("socketify", "msgspec")
+    if check() is None:
+        return None
+    argv = [python(), "-m", "pip", "install", "-q", *_bench_extra()]
+    print(f"[setup] {' '.join(argv)}", flush=True)
+    try:
+        proc = run_bounded(argv, timeout_s=PIP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return f"`{' '.join(argv)}` did not finish within {PIP_TIMEOUT_S:.0f}s"
+    if proc.returncode != 0:
+        return f"`{' '.join(argv)}` failed: {proc.stderr.strip()[-300:]}"
+    return check()
 
 
 def _node_cmd(port: str) -> list[str]:
@@ -136,6 +164,18 @@ SERVERS: dict[str, ServerSpec] = {
             "picows raw (uvloop, msgspec)",
             _python_server("picows_raw.py"),
             _check_python_modules("picows", "uvloop", "msgspec"),
+        ),
+        ServerSpec(
+            "picows_min",
+            "picows minimal corked (uvloop, msgspec)",
+            _python_server("picows_min.py"),
+            _check_python_modules("picows", "uvloop", "msgspec"),
+        ),
+        ServerSpec(
+            "socketify",
+            "uWebSockets via socketify (msgspec)",
+            _python_server("socketify_server.py"),
+            _check_socketify,
         ),
         ServerSpec(
             "aiohttp",

@@ -212,15 +212,27 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
             "echo msg/s vs aiohttp", rat.get("echo", {}).get("aiohttp"), cfg.TARGET_ECHO_VS_AIOHTTP
         ),
     ]
+    checks.append(
+        _ratio_target(
+            "echo msg/s vs uWebSockets (socketify)",
+            rat.get("echo", {}).get("socketify"),
+            cfg.TARGET_ECHO_VS_UWS,
+        )
+    )
     for scenario, window in BCAST_WINDOWS.items():
         name = FANOUT_TARGET_NAMES[scenario]
-        checks.append(
-            _ratio_target(
-                f"{name} deliveries/s vs Node ws (-w {window})",
-                rat.get(scenario, {}).get("node_ws"),
-                cfg.TARGET_BCAST_VS_NODE,
+        for baseline, label, minimum in (
+            ("node_ws", "Node ws", cfg.TARGET_BCAST_VS_NODE),
+            ("picows_min", "minimal corked picows", cfg.TARGET_BCAST_VS_MIN),
+            ("socketify", "uWebSockets (socketify)", cfg.TARGET_BCAST_VS_UWS),
+        ):
+            checks.append(
+                _ratio_target(
+                    f"{name} deliveries/s vs {label} (-w {window})",
+                    rat.get(scenario, {}).get(baseline),
+                    minimum,
+                )
             )
-        )
     channel = channel_vs_bcast(summary)
     for scenario, base in CHANNEL_BASES.items():
         checks.append(

@@ -18,7 +18,6 @@ from .cluster.agent import AgentCheck
 from .cluster.announcer import Announcer, admin_url, public_url
 from .cluster.routing import RouteCache
 from .config import Settings
-from .core.connection import Connection
 from .core.hooks import ConnectHook, DisconnectHook
 from .core.lifecycle import NodeLifecycle, NodeState, Part, Parts
 from .core.measured_broker import MeasuredBroker
@@ -28,14 +27,14 @@ from .core.stats import Stats
 from .observability.metrics import build_registry
 from .observability.monitor import Monitor
 from .observability.tracing import Tracing, configure_sdk
-from .parts import AdminPort, Listener, Membership, call, nothing, then
-from .protocol.envelope import encode
+from .parts import AdminPort, Lifespan, LifespanHook, Listener, Membership, call, nothing, then
 from .security.acl import ChannelAccess
 from .security.gate import HandshakeGate
 from .security.jwks import JwksKeys
 from .security.limits import address_of
 from .security.refresh import install_refresh
 from .security.tls import TlsCertificates
+from .serverside import ServerSide
 from .version import __version__
 from .wiring import (
     build_broker,
@@ -51,12 +50,15 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
     from prometheus_client import CollectorRegistry
 
+    from .backend import Backend
+
 
 log = structlog.get_logger("switchboard.app")
 
 H = TypeVar("H", bound=RouteHandler)
 C = TypeVar("C", bound=ConnectHook)
 D = TypeVar("D", bound=DisconnectHook)
+L = TypeVar("L", bound=LifespanHook)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +71,16 @@ class _RouteOptions:
         router.add_route(message_type, handler, self.roles, rate=self.rate, burst=self.burst)
 
 
-class App:
+class App(ServerSide):
     """A Switchboard node and its route table.
 
     ``app.run()`` blocks (or ``await app.start()`` / ``await app.shutdown()``); before that,
-    ``@app.route(...)``, ``@app.on_connect`` and ``@app.on_disconnect`` add the application's
-    behaviour. Built-in routes (``echo``, ``broadcast``, ``ping``) are ordinary routes: a route
-    of the same name replaces one, :meth:`remove_route` removes one, and ``"$default"``
-    catches every type nothing else handles.
+    ``@app.route(...)``, ``@app.on_connect``, ``@app.on_disconnect``, ``@app.on_startup`` and
+    ``@app.on_shutdown`` add the application's behaviour; :class:`ServerSide` has what server
+    code may do while it runs (publish, send, subscribe, disconnect). Built-in routes
+    (``echo``, ``broadcast``, ``ping``) are ordinary routes: a route of the same name
+    replaces one, :meth:`remove_route` removes one, and ``"$default"`` catches every type
+    nothing else handles.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -89,6 +93,8 @@ class App:
         self._removed: set[str] = set()
         self._connect_hook: ConnectHook | None = None
         self._disconnect_hook: DisconnectHook | None = None
+        #: ``@app.on_startup`` / ``@app.on_shutdown`` hooks, run in order (``parts.Lifespan``).
+        self._lifespan = Lifespan()
         self._broker: Broker | None = None
         self._listener: Listener | None = None
         #: STARTING, READY, DRAINING, STOPPED: what ``/ready`` and the drain read.
@@ -115,6 +121,12 @@ class App:
         self.routes: RouteCache | None = None
         #: The HAProxy agent-check responder (``agent_port``), while running.
         self.agent: AgentCheck | None = None
+        #: Routes to an HTTP backend (``[backend]`` settings: ``docs/integration.md``).
+        self.backend: Backend | None = None
+        if self.settings.backend.enabled:
+            from .backend import install_backend
+
+            self.backend = install_backend(self)
 
     # --- the route table -----------------------------------------------------------------------
 
@@ -131,7 +143,9 @@ class App:
         The handler gets ``(conn, msg)``: ``conn.id``, ``conn.user``, ``conn.state``;
         ``msg.type``, ``msg.id`` and ``msg.json()`` (the decoded ``data``). A value it
         returns is sent back as ``{"type": "<type>_reply", "data": value, "id": msg.id}``;
-        an exception becomes an ``INTERNAL_ERROR`` for that request only. ``roles``: the
+        an exception becomes an ``INTERNAL_ERROR`` for that request only. A handler whose
+        second (or ``data``) parameter is annotated with a ``msgspec.Struct`` or a pydantic
+        model gets the validated value instead (``core/typed.py``). ``roles``: the
         connection needs one of them (else ``FORBIDDEN``); ``rate``/``burst``: requests per
         second one connection may make here (else ``RATE_LIMIT_EXCEEDED``).
         """
@@ -153,6 +167,10 @@ class App:
         if self.node is not None:
             self.node.router.remove(message_type)
 
+    def has_route(self, message_type: str) -> bool:
+        """Whether the application routed ``message_type`` itself (``@app.route``)."""
+        return message_type in self._routes
+
     def on_connect(self, hook: C) -> C:
         """Decorator: called with each new connection before its ``welcome``; sync or async.
 
@@ -173,39 +191,17 @@ class App:
             self.node.disconnect_hook = hook
         return hook
 
-    # --- server-side helpers ----------------------------------------------------------------
+    def on_startup(self, hook: L) -> L:
+        """Decorator: called (sync or async, in the order added) at start, once the broker
+        is up and before the WebSocket port accepts; one that raises fails the start."""
+        self._lifespan.startup.append(hook)
+        return hook
 
-    async def publish(self, channel: str, data: Any) -> int:
-        """Publish ``data`` (any JSON value) to ``channel``; returns its offset."""
-        position = await self._running().channels.publish_from_server(channel, encode(data))
-        return position.offset
-
-    def set_user(self, conn: Connection, user: Any, roles: Iterable[str] | None = None) -> None:
-        """Make ``user`` who ``conn`` is from now on (a login message, a rename), and
-        ``roles`` its roles when given: :meth:`send_to_user` and sends to a user on every node
-        follow. After the ``welcome`` this is the way to change a user: assigning
-        ``conn.user`` then leaves the connection indexed under its former user (or none)."""
-        self._running().set_user(conn, user, None if roles is None else frozenset(roles))
-
-    async def send_to_user(self, user: Any, data: Any) -> int:
-        """Send ``{"type":"direct","from":{"connection":"server","user":null},"data":...}`` to
-        every connection of ``user``; returns how many."""
-        return await self._running().dispatches.direct(encode(data), user=user)
-
-    async def send_to_connection(self, connection_id: str, data: Any) -> bool:
-        """Send a direct message to one connection; False when it is not open."""
-        node = self._running()
-        return bool(await node.dispatches.direct(encode(data), connection=connection_id))
-
-    async def disconnect(self, connection_id: str, code: int = 1000, reason: str = "") -> bool:
-        """Close one connection with ``code``; False when it is not open."""
-        node = self._running()
-        return bool(await node.dispatches.disconnect(code, reason, connection=connection_id))
-
-    def _running(self) -> Node:
-        if self.node is None:
-            raise RuntimeError("the app is not running: call start() or run() first")
-        return self.node
+    def on_shutdown(self, hook: L) -> L:
+        """Decorator: called (sync or async, in the order added) at shutdown, after the
+        drain and before the broker closes; one that raises is logged, the rest still run."""
+        self._lifespan.shutdown.append(hook)
+        return hook
 
     def reload_tls(self) -> bool:
         """Reload the TLS certificate and key from their files (what SIGHUP does); True on
@@ -256,14 +252,17 @@ class App:
         capacity, open_files = checked_capacity(s)
         self.monitor = Monitor(node, thresholds(s), history=s.dashboard_history)
         self._parts = Parts(self._parts_of(node, gate, capacity))
+        self.node = node  # startup hooks may publish, send, ...
         try:
             await self._parts.start()
         except BaseException:
+            self.node = None
             self.lifecycle.enter(NodeState.STOPPED)
             raise
-        self.node = node
         self.started_at = time.monotonic()
         self.metrics_registry = build_registry(node, self.version, self.monitor, capacity)
+        if self.backend is not None:
+            self.metrics_registry.register(self.backend.collector)
         self.lifecycle.enter(NodeState.READY)
         log.info(
             "server_started",
@@ -297,6 +296,7 @@ class App:
             options.install(node.router, message_type, route_handler)
         node.connect_hook = self._connect_hook
         node.disconnect_hook = self._disconnect_hook
+        node.keep_handshake = self.backend is not None and self.backend.wants_handshake
 
     def _parts_of(self, node: Node, gate: HandshakeGate, capacity: int) -> list[Part]:
         """The node's parts in start order; they stop in the reverse order, so the drain
@@ -331,6 +331,7 @@ class App:
         if self._jwks is not None:  # fetched before the first handshake; failures are logged
             parts.append(Part("jwks", then(self._jwks.fetch, self._jwks.start), self._jwks.stop))
         parts.append(Part("timers", call(node.start_timers), call(node.stop_timers)))
+        parts.append(Part("lifespan", self._lifespan.start, self._lifespan.stop))
         parts.append(Part("listener", self._listener.start, self._listener.stop))
         return parts
 

@@ -27,13 +27,22 @@ SECRETS = frozenset({"api_key", "jwt_secret", "payload_keys"})
 
 
 def masked(name: str, value: Any) -> Any:
-    """``value`` fit to print: secrets hidden, a password in a broker URL too."""
+    """``value`` fit to print: secrets hidden, and a password in any URL (the broker's, the
+    edge's upstream, a backend route's) too."""
     if value is None:
         return None
     if name in SECRETS:
         return "***"
-    if name == "broker" and isinstance(value, str):
+    return _urls_masked(value)
+
+
+def _urls_masked(value: Any) -> Any:
+    if isinstance(value, str) and "://" in value:
         return ",".join(_without_password(url) for url in value.split(","))
+    if isinstance(value, dict):
+        return {key: _urls_masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_urls_masked(item) for item in value]
     return value
 
 

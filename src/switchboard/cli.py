@@ -14,6 +14,7 @@ import inspect
 import os
 import sys
 import tomllib
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from types import UnionType
@@ -26,7 +27,9 @@ from pydantic.fields import FieldInfo
 from .app import App
 from .checkconfig import check_config
 from .config import TOML_ONLY, Settings, load_settings
+from .config.edge import EdgeSettings
 from .config.errors import settings_errors, toml_error
+from .edge_command import EDGE_HELP, run_edge
 from .errors import BrokerUnavailable
 from .loadtest import register as register_bench
 from .observability.logging import configure_logging
@@ -184,6 +187,7 @@ CLI_GROUPS: dict[str, str] = {
         ),
         "Security",
     ),
+    **dict.fromkeys(EdgeSettings.model_fields, "Edge node (switchboard edge)"),
 }
 
 
@@ -195,8 +199,8 @@ _SERVE_HELP = (
 )
 
 
-def serve(**flags: Any) -> None:
-    """Load settings from the flags, environment and file; run the server."""
+def serve(run: Callable[[App], None] = App.run, **flags: Any) -> None:
+    """Load settings from the flags, environment and file; ``run`` the server."""
     config = flags.pop("config")
     target = flags.pop("target")
     try:
@@ -227,7 +231,7 @@ def serve(**flags: Any) -> None:
         error_log_file=settings.error_log_file,
     )
     try:
-        app.run()
+        run(app)
     except BrokerUnavailable as exc:
         typer.echo(f"switchboard: cannot start: the broker is unavailable ({exc})", err=True)
         raise typer.Exit(1) from None
@@ -332,6 +336,14 @@ serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     ]
 )
 cli.command(help=_SERVE_HELP)(serve)
+
+
+def edge(**flags: Any) -> None:
+    serve(run_edge, **flags)
+
+
+edge.__signature__ = serve.__signature__  # type: ignore[attr-defined]
+cli.command(help=EDGE_HELP)(edge)
 
 
 @cli.command()

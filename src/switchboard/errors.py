@@ -5,7 +5,9 @@
     SwitchboardError                 error_code / close_code: what the client sees
     ├── ClientError                  the remote side's fault (a client or an API caller)
     │   ├── RequestError             this request fails: an ``error`` frame, the connection stays
-    │   │   └── EnvelopeError        the message could not be decoded or routed
+    │   │   ├── EnvelopeError        the message could not be decoded or routed
+    │   │   ├── BackendUnavailable   a backend call not done: ``UNAVAILABLE`` (backend/errors.py)
+    │   │   └── BackendRefused       the HTTP backend answered 4xx: its code (backend/errors.py)
     │   ├── ProtocolViolation        a WebSocket rule was broken: the connection closes
     │   └── AuthError                no or a bad credential: HTTP 401/403, or close 4401/4403
     ├── Reject                       the application refuses a connection (``on_connect``)
@@ -14,6 +16,7 @@
     ├── ApiError                     a control-plane answer: HTTP status and code (admin/errors.py)
     ├── ErrorReply                   switchboard.client: the server answered with an error frame
     ├── ConnectionLost               switchboard.client: no answer, the connection dropped
+    ├── SignatureError               verify_signature: a backend request badly signed or too old
     └── BenchError                   switchboard bench: a run refused or failed
         ├── TargetRefused            not a loopback target (and no --allow-remote)
         ├── PlanError                options that make no run

@@ -1,11 +1,13 @@
-"""The parts of a running node that bind ports: the WebSocket listener (whose stop is the
-drain) and the control plane; each has a ``start`` and a ``stop`` (``core/lifecycle.py``)."""
+"""The parts of a running node: the WebSocket listener (whose stop is the drain), the control
+plane, the cluster membership and the application's lifespan hooks; each has a ``start``
+and a ``stop`` (``core/lifecycle.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -230,3 +232,44 @@ class Membership:
         if self.agent is not None:
             parts.append(Part("agent", self.agent.start, self.agent.stop))
         return parts
+
+
+#: An ``@app.on_startup`` or ``@app.on_shutdown`` hook: no arguments, sync or async.
+LifespanHook = Callable[[], Awaitable[Any] | Any]
+
+
+class Lifespan:
+    """The application's startup and shutdown hooks, as one part: it starts after the
+    broker and everything but the listener, and stops right after the drain."""
+
+    def __init__(self) -> None:
+        self.startup: list[LifespanHook] = []
+        self.shutdown: list[LifespanHook] = []
+
+    async def start(self) -> None:
+        """Each startup hook in order; the first that raises fails the start (the parts
+        started before are stopped, no shutdown hook runs)."""
+        for hook in self.startup:
+            try:
+                await _called(hook)
+            except Exception:
+                log.exception("startup_hook_failed", hook=_name_of(hook))
+                raise
+
+    async def stop(self) -> None:
+        """Each shutdown hook in order; one that raises is logged and the others still run."""
+        for hook in self.shutdown:
+            try:
+                await _called(hook)
+            except Exception:
+                log.exception("shutdown_hook_failed", hook=_name_of(hook))
+
+
+async def _called(hook: LifespanHook) -> None:
+    outcome = hook()
+    if inspect.isawaitable(outcome):
+        await outcome
+
+
+def _name_of(hook: LifespanHook) -> str:
+    return str(getattr(hook, "__qualname__", None) or repr(hook))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -174,3 +175,35 @@ async def test_a_busy_admin_port_fails_the_start_and_leaves_nothing_running(
 async def test_an_api_key_must_be_long_enough(start_server: StartServer) -> None:
     with pytest.raises(ValueError, match="api_key"):
         await start_server(api_key="short")
+
+
+async def test_every_operation_has_a_readable_camel_case_operation_id(
+    running: tuple[App, httpx.AsyncClient],
+) -> None:
+    _, client = running
+    spec = (await client.get("/openapi.json")).json()
+    ids = {
+        (method.upper(), path): operation["operationId"]
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i) for i in ids.values()), ids
+    assert len(set(ids.values())) == len(ids)
+    v1 = "/api/v1"
+    assert {
+        ("POST", f"{v1}/channels/{{channel}}/publish"): "publish",
+        ("POST", f"{v1}/publish"): "publishMany",
+        ("GET", f"{v1}/connections"): "listConnections",
+        ("GET", f"{v1}/connections/{{connection_id}}"): "getConnection",
+        ("DELETE", f"{v1}/connections/{{connection_id}}"): "disconnectConnection",
+        ("POST", f"{v1}/connections/{{connection_id}}"): "sendToConnection",
+        ("POST", f"{v1}/connections/{{connection_id}}/subscribe"): "subscribeConnection",
+        ("POST", f"{v1}/users/{{user}}/send"): "sendToUser",
+        ("DELETE", f"{v1}/users/{{user}}/connections"): "disconnectUser",
+        ("POST", f"{v1}/users/{{user}}/subscribe"): "subscribeUser",
+        ("POST", f"{v1}/users/{{user}}/unsubscribe"): "unsubscribeUser",
+        ("GET", f"{v1}/channels/{{channel}}/history"): "getHistory",
+        ("POST", f"{v1}/batch"): "batch",
+        ("GET", f"{v1}/stats"): "getStats",
+        ("GET", "/health"): "checkHealth",
+    }.items() <= ids.items()

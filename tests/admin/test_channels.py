@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from switchboard import App
 
-from .conftest import AUTH, connect, request
+from .conftest import AUTH, assert_error, connect, request
 
 
 async def test_channels_presence_and_stats(running: tuple[App, httpx.AsyncClient]) -> None:
@@ -34,3 +36,65 @@ async def test_channels_presence_and_stats(running: tuple[App, httpx.AsyncClient
     assert stats["version"] == app.version
     await a.close()
     await b.close()
+
+
+async def publish(client: httpx.AsyncClient, channel: str, n: int) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/channels/{channel}/publish", headers=AUTH, json={"data": n}
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def pages(client: httpx.AsyncClient, url: str, **params: Any) -> list[list[int]]:
+    """Every page's offsets, following ``next_since``."""
+    found = []
+    while True:
+        answer = (await client.get(url, headers=AUTH, params=params)).json()
+        found.append([p["offset"] for p in answer["publications"]])
+        assert [p["data"] for p in answer["publications"]] == found[-1]
+        if answer["next_since"] is None:
+            return found
+        params = {**params, "since": answer["next_since"], "epoch": answer["epoch"]}
+
+
+async def test_history_pages_forward_and_back_with_since(
+    running: tuple[App, httpx.AsyncClient],
+) -> None:
+    _, client = running
+    for n in range(1, 13):  # the channel keeps 10: offsets 3-12
+        epoch = (await publish(client, "room:h", n))["epoch"]
+    url = "/api/v1/channels/room:h/history"
+    assert await pages(client, url, since=0, limit=4) == [[3, 4, 5, 6], [7, 8, 9, 10], [11, 12]]
+    assert await pages(client, url, reverse="true", limit=4) == [
+        [12, 11, 10, 9],
+        [8, 7, 6, 5],
+        [4, 3],
+    ]
+    assert await pages(client, url, since=10, epoch=epoch, reverse="true", limit=3) == [
+        [9, 8, 7],
+        [6, 5, 4],
+        [3],
+    ]
+    newest = (await client.get(url, headers=AUTH, params={"limit": 2})).json()
+    assert [p["offset"] for p in newest["publications"]] == [11, 12]
+    assert newest["next_since"] is None and newest["offset"] == 12
+    exact = (await client.get(url, headers=AUTH, params={"since": 8, "limit": 4})).json()
+    assert [p["offset"] for p in exact["publications"]] == [9, 10, 11, 12]
+    assert exact["next_since"] is None  # nothing after 12: no empty last page
+
+
+async def test_history_of_another_epoch_is_a_conflict(
+    running: tuple[App, httpx.AsyncClient],
+) -> None:
+    _, client = running
+    epoch = (await publish(client, "room:e", 1))["epoch"]
+    url = "/api/v1/channels/room:e/history"
+    same = await client.get(url, headers=AUTH, params={"since": 0, "epoch": epoch})
+    assert [p["offset"] for p in same.json()["publications"]] == [1]
+    stale = await client.get(url, headers=AUTH, params={"since": 0, "epoch": "gone-epoch"})
+    assert_error(stale, 409, "EPOCH_MISMATCH")
+    assert epoch in stale.json()["error"]["message"]
+    negative = await client.get(url, headers=AUTH, params={"since": -1})
+    assert_error(negative, 422, "INVALID_REQUEST")

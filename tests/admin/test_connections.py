@@ -10,7 +10,7 @@ import httpx
 
 from switchboard import App
 
-from ..conftest import StartServer, timeout, wait_until
+from ..conftest import StartServer, recv_json, timeout, wait_until
 from .conftest import AUTH, KEY, admin, assert_error, connect, request
 
 
@@ -130,3 +130,35 @@ async def test_a_user_json_cannot_carry_is_shown_as_text(start_server: StartServ
         one = (await client.get(f"/api/v1/connections/{conn_id}", headers=AUTH)).json()
         assert one["user"] == "account-7"
         await ws.close()
+
+
+async def test_subscribe_and_unsubscribe_one_connection(
+    running: tuple[App, httpx.AsyncClient],
+) -> None:
+    app, client = running
+    ws, conn_id = await connect(app)
+    other, _ = await connect(app)
+    url = f"/api/v1/connections/{conn_id}"
+    joined = await client.post(f"{url}/subscribe", headers=AUTH, json={"channel": "room:9"})
+    assert joined.status_code == 200, joined.text
+    assert joined.json() == {"channel": "room:9", "connections": 1}
+    told = await recv_json(ws)
+    assert (told["type"], told["channel"]) == ("subscribed", "room:9")
+    info = (await client.get(url, headers=AUTH)).json()
+    assert info["subscriptions"] == ["room:9"]
+    other_info = (await client.get("/api/v1/connections?channel=room:9", headers=AUTH)).json()
+    assert [c["id"] for c in other_info["items"]] == [conn_id]
+
+    left = await client.post(f"{url}/unsubscribe", headers=AUTH, json={"channel": "room:9"})
+    assert left.json() == {"channel": "room:9", "connections": 1}
+    assert await recv_json(ws) == {"type": "unsubscribed", "channel": "room:9"}
+    assert (await client.get(url, headers=AUTH)).json()["subscriptions"] == []
+
+    gone = await client.post(
+        "/api/v1/connections/c-never-was/subscribe", headers=AUTH, json={"channel": "room:9"}
+    )
+    assert_error(gone, 410, "GONE")
+    bad = await client.post(f"{url}/subscribe", headers=AUTH, json={"channel": "a b"})
+    assert_error(bad, 422, "INVALID_REQUEST")
+    await ws.close()
+    await other.close()

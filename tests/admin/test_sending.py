@@ -91,3 +91,22 @@ async def test_send_to_a_user_reaches_all_their_connections(start_server: StartS
         assert count.json() == {"count": 2}
         await a.close()
         await b.close()
+
+
+async def test_send_to_a_connection_takes_the_data_shape_and_the_deprecated_bare_body(
+    running: tuple[App, httpx.AsyncClient],
+) -> None:
+    app, client = running
+    ws, conn_id = await connect(app)
+    url = f"/api/v1/connections/{conn_id}"
+    for body, data in (
+        ({"data": {"hi": 1}}, {"hi": 1}),  # the one shape of every send
+        ({"data": None}, None),
+        ({"hi": 2}, {"hi": 2}),  # deprecated: the body is the data
+        ({"data": 1, "more": 2}, {"data": 1, "more": 2}),  # not only "data": the data itself
+        ([1, 2], [1, 2]),
+    ):
+        sent = await client.post(url, headers=AUTH, json=body)
+        assert sent.json() == {"delivered": 1}
+        assert (await recv_json(ws))["data"] == data
+    await ws.close()

@@ -21,6 +21,7 @@ from switchboard.broker import (
     DispatchKind,
     HistoryOptions,
     MemoryBroker,
+    Publication,
     StreamPosition,
 )
 from switchboard.broker.redis import RedisBroker, from_urls
@@ -238,3 +239,55 @@ async def test_nothing_arrives_after_close(broker: tuple[Broker, Received]) -> N
         await b.publish("room:1", b"1", KEEP)
     await asyncio.sleep(timeout(0.2))  # the thing under test: nothing comes, even later
     assert received.dispatches == [] and received.publications == []
+
+
+def offsets(page: tuple[StreamPosition, list[Publication]]) -> list[int]:
+    return [p.offset for p in page[1]]
+
+
+async def test_history_pages_forward_and_back_from_an_exclusive_offset(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, _ = broker
+    await publish_n(b, "room:1", 7, KEEP)  # offsets 1-7, the last 5 (3-7) kept
+    assert offsets(await b.history_page("room:1", 3)) == [5, 6, 7]
+    assert offsets(await b.history_page("room:1", 3, reverse=True)) == [7, 6, 5]
+    assert offsets(await b.history_page("room:1", 2, since=0)) == [3, 4]
+    assert offsets(await b.history_page("room:1", 2, since=4)) == [5, 6]
+    assert offsets(await b.history_page("room:1", 10, since=6)) == [7]
+    assert offsets(await b.history_page("room:1", 10, since=7)) == []
+    assert offsets(await b.history_page("room:1", 2, since=6, reverse=True)) == [5, 4]
+    assert offsets(await b.history_page("room:1", 10, since=4, reverse=True)) == [3]
+    assert offsets(await b.history_page("room:1", 0, since=0)) == []
+    position, page = await b.history_page("room:1", 1, since=6)
+    assert position == await b.position("room:1")
+    assert page[0].data == b'{"n":6}' and page[0].epoch == position.epoch
+    assert await b.history_page("room:none", 5, since=0) == (StreamPosition(0, ""), [])
+
+
+async def test_history_pages_leave_out_expired_publications(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, _ = broker
+    await publish_n(b, "room:1", 3, HistoryOptions(size=10, ttl=0.05))
+    await publish_n(b, "room:1", 2, HistoryOptions(size=10, ttl=60))
+    await asyncio.sleep(0.1)  # the first three expire
+    assert offsets(await b.history_page("room:1", 2, since=0)) == [4, 5]
+    assert offsets(await b.history_page("room:1", 5, since=5, reverse=True)) == [4]
+
+
+async def test_a_key_is_claimed_once_until_settled_away_or_expired(
+    broker: tuple[Broker, Received],
+) -> None:
+    b, _ = broker
+    key = f"k-{uuid.uuid4().hex}"
+    assert await b.claim(key, b"pending", 60) is None
+    assert await b.claim(key, b"other", 60) == b"pending"
+    await b.settle(key, b"result", 60)
+    assert await b.claim(key, b"other", 60) == b"result"
+    await b.settle(key, None, 60)
+    assert await b.claim(key, b"again", 0.05) is None
+    assert await b.claim(f"{key}-2", b"another key", 60) is None
+    await asyncio.sleep(0.1)
+    assert await b.claim(key, b"after expiry", 60) is None
+    assert await b.claim(key, b"x", 60) == b"after expiry"

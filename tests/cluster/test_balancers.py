@@ -154,18 +154,29 @@ class Publisher:
         self.published = 0
 
     async def run(self, until: asyncio.Event) -> None:
+        """Publish 1, 2, 3, ... at ``rate``: what is due goes in one management API batch
+        (run in order), so the pace holds on a busy machine, where one HTTP request per
+        publication costs a few milliseconds."""
         headers = {"X-API-Key": API_KEY}
         async with httpx.AsyncClient(timeout=timeout(5), headers=headers) as client:
             started = time.monotonic()
             while not until.is_set():
-                port = self.via.admin_port  # type: ignore[attr-defined]
-                url = f"http://127.0.0.1:{port}/api/v1/channels/{self.channel}/publish"
-                answer = await client.post(url, json={"data": self.published + 1})
-                assert answer.status_code == 200, answer.text
-                self.published += 1
-                ahead = started + self.published / self.rate - time.monotonic()
-                if ahead > 0:
-                    await asyncio.sleep(ahead)  # the pace of the publisher
+                due = int((time.monotonic() - started) * self.rate) - self.published
+                if due > 0:
+                    port = self.via.admin_port  # type: ignore[attr-defined]
+                    first = self.published + 1
+                    commands = [
+                        {"method": "publish", "params": {"channel": self.channel, "data": n}}
+                        for n in range(first, first + min(due, 50))
+                    ]
+                    answer = await client.post(
+                        f"http://127.0.0.1:{port}/api/v1/batch", json={"commands": commands}
+                    )
+                    assert answer.status_code == 200, answer.text
+                    results = answer.json()["results"]
+                    assert all(r["error"] is None for r in results), results
+                    self.published += len(results)
+                await asyncio.sleep(0.02)  # the pace of the publisher
 
 
 async def test_a_rolling_restart_behind_haproxy_loses_nothing(

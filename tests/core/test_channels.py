@@ -341,3 +341,37 @@ async def test_order_and_exact_resume_hold_when_the_broker_has_to_wait(
     while not offsets or offsets[-1] < 25:
         offsets.append((await recv_json(back))["offset"])
     assert offsets == list(range(ack["offset"] + 1, 26))  # missed, then live: once each
+
+
+async def test_a_subscribe_beside_the_servers_own_of_the_same_connection_misses_nothing(
+    start_server: StartServer,
+) -> None:
+    """The client subscribes to a channel while the server subscribes it there too (its
+    ``on_connect`` hook): one waits for the other, and every publication arrives once."""
+    app = App()
+    app.broker = LaggingBroker()
+
+    @app.on_connect
+    async def join(conn: Any) -> None:
+        await app.subscribe("both", connection=conn)
+
+    await start_server(app)
+    for i in range(3):
+        await app.publish("both", i)  # offsets 1-3 exist before anyone joins
+    publishing = asyncio.ensure_future(
+        asyncio.gather(*(app.publish("both", i) for i in range(3, 40)))
+    )
+    ws = await connect(app)
+    position = await app.broker.position("both")
+    since = {"offset": 1, "epoch": position.epoch}
+    subscribe = {"type": "subscribe", "channel": "both", "id": "s", "recover_from": since}
+    await ws.send(json.dumps(subscribe))
+    await publishing
+    frames = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            frames.append(await asyncio.wait_for(recv_json(ws), 0.5))
+    starts = [f["offset"] for f in frames if f["type"] in ("subscribed", "ack")]
+    assert any(f.get("id") == "s" for f in frames if f["type"] == "ack")
+    offsets = [f["offset"] for f in frames if f["type"] == "message"]
+    assert offsets == list(range(min(starts) + 1, 41)), frames  # from its start: once, in order

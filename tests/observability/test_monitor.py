@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import MutableMapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import websockets
@@ -150,3 +152,51 @@ async def test_sample_reports_open_connections_and_busiest_channels(
     finally:
         for ws in clients:
             await ws.close()
+
+
+async def test_sample_counts_refusals_by_code_as_totals_and_rates(
+    start_server: StartServer,
+) -> None:
+    app = await start_server(max_connections=1)
+    monitor = app.monitor
+    assert monitor is not None
+    await monitor.stop()  # only this test's samples, no background ones in between
+    idle = monitor.sample()
+    async with websockets.connect(ws_url(app)) as ws:
+        await recv_json(ws)
+        for _ in range(2):
+            await ws.send("{not json")
+            assert (await recv_json(ws))["code"] == "INVALID_JSON"
+        await ws.send(json.dumps({"type": "no-such-type"}))
+        assert (await recv_json(ws))["code"] == "UNKNOWN_MESSAGE_TYPE"
+        # The node holds one connection at most: a second upgrade is refused.
+        with contextlib.suppress(websockets.InvalidStatus):
+            async with websockets.connect(ws_url(app)):
+                raise AssertionError("a second connection was accepted")
+        busy = monitor.sample()
+        quiet = monitor.sample()
+
+    assert idle["errors"] == {} and idle["errors_per_s"] == 0
+    assert idle["handshake_rejected"] == {} and idle["rate_limited"] == {}
+    errors = busy["errors"]
+    assert list(errors) == ["INVALID_JSON", "UNKNOWN_MESSAGE_TYPE"]
+    assert errors["INVALID_JSON"]["total"] == 2 and errors["INVALID_JSON"]["per_s"] > 0
+    assert errors["UNKNOWN_MESSAGE_TYPE"]["total"] == 1
+    assert busy["errors_per_s"] == round(sum(e["per_s"] for e in errors.values()), 3) > 0
+    assert busy["handshake_rejected"]["max_connections"]["total"] == 1
+    assert busy["handshake_rejected_per_s"] > 0
+    assert busy["rate_limited_per_s"] == 0
+    # The next second: the totals stay, the rates fall back to zero.
+    assert quiet["errors"]["INVALID_JSON"] == {"total": 2, "per_s": 0.0}
+    assert quiet["errors_per_s"] == 0 and quiet["handshake_rejected_per_s"] == 0
+
+
+DASHBOARD_DOC = Path(__file__).resolve().parents[2] / "docs" / "dashboard.md"
+
+
+async def test_every_field_of_a_sample_is_in_the_dashboard_doc(start_server: StartServer) -> None:
+    app = await start_server()
+    assert app.monitor is not None
+    doc = DASHBOARD_DOC.read_text()
+    missing = [key for key in app.monitor.sample() if f"`{key}`" not in doc]
+    assert missing == [], f"sample fields not in docs/dashboard.md: {missing}"

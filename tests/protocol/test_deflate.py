@@ -101,3 +101,39 @@ def test_decompression_bomb_closes_1009_and_garbage_1002() -> None:
     with pytest.raises(ProtocolViolation) as garbage:
         again.inflater.inflate(TEXT, True, True, b"\xff\xff\xff\xff")
     assert garbage.value.close_code == CloseCode.PROTOCOL_ERROR
+
+
+def test_the_websockets_internals_deflate_relies_on_are_there() -> None:
+    """``protocol/deflate.py`` uses more of ``websockets`` than its public API (its sans-I/O
+    extension objects' constructor and attributes), so ``pyproject.toml`` bounds it to the
+    releases tested. This fails loudly, naming what moved, when a release changes them."""
+    import inspect
+
+    import websockets
+    from websockets.extensions.permessage_deflate import (
+        PerMessageDeflate,
+        ServerPerMessageDeflateFactory,
+    )
+
+    constructor = list(inspect.signature(PerMessageDeflate.__init__).parameters)[1:6]
+    assert constructor == [
+        "remote_no_context_takeover",
+        "local_no_context_takeover",
+        "remote_max_window_bits",
+        "local_max_window_bits",
+        "compress_settings",
+    ], f"websockets {websockets.__version__}: PerMessageDeflate's constructor changed"
+    extension = PerMessageDeflate(True, True, 15, 12, {"memLevel": 5})
+    for attribute in (
+        "local_no_context_takeover",
+        "local_max_window_bits",
+        "compress_settings",
+        "decode_cont_data",
+    ):
+        assert hasattr(extension, attribute), f"PerMessageDeflate lost {attribute!r}"
+    assert extension.local_max_window_bits == 12
+    assert extension.compress_settings == {"memLevel": 5}
+    factory = ServerPerMessageDeflateFactory()
+    response, negotiated = factory.process_request_params([], [])
+    assert isinstance(negotiated, PerMessageDeflate)
+    assert isinstance(response, list)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from ..core.lifecycle import NodeState
@@ -28,6 +29,13 @@ past the bound on requests in flight gets 503 `UNAVAILABLE` with `Retry-After`.
 """
 
 
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI ``operationId``: its function's name in camelCase (``listConnections``),
+    so a generated client's methods read well."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def create_admin_app(view: NodeView) -> FastAPI:
     """The FastAPI application serving the control plane of ``view``'s node.
 
@@ -42,6 +50,7 @@ def create_admin_app(view: NodeView) -> FastAPI:
         docs_url=None,  # served by install_docs, without a CDN
         openapi_url="/openapi.json",
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(api)
     api.add_middleware(ApiGuard, settings=lambda: view.settings)
@@ -50,7 +59,7 @@ def create_admin_app(view: NodeView) -> FastAPI:
     api.add_middleware(HostCheck, policy=hosts)
 
     @api.get("/health", tags=["probes"], summary="Liveness: the process answers")
-    async def health() -> dict[str, str]:
+    async def check_health() -> dict[str, str]:
         return {"status": "ok"}
 
     @api.get(
@@ -59,7 +68,7 @@ def create_admin_app(view: NodeView) -> FastAPI:
         summary="Readiness: 503 while starting or draining",
         responses={503: {"description": "Not ready: starting or draining."}},
     )
-    async def ready() -> Any:
+    async def check_ready() -> Any:
         state = view.lifecycle.state
         if state is NodeState.READY:
             node = view.node
@@ -78,7 +87,7 @@ def create_admin_app(view: NodeView) -> FastAPI:
         response_class=Response,
         responses={200: {"content": {"text/plain": {}}}},
     )
-    async def metrics() -> Response:
+    async def get_metrics() -> Response:
         registry = view.metrics_registry
         body = b"" if registry is None else generate_latest(registry)
         return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)

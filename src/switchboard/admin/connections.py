@@ -1,7 +1,8 @@
-"""The management API's connection routes: list, count and inspect this node's, close any.
+"""The management API's connection routes: list, count and inspect this node's; close,
+subscribe and unsubscribe any.
 
-Reading comes from this node's registry; closing goes through the view (the broker, so
-any node's connection), and 410 Gone is its answer.
+Reading comes from this node's registry; the actions are commands (``commands.py``) that go
+through the view (the broker, so any node's connection), and 410 Gone is its answer.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from .params import CLOSE_CODES, CloseCodeParam, ConnectionId, page
 from .view import running
 
 if TYPE_CHECKING:
+    from .commands import Commands
     from .view import NodeView
 
 
-def add_connection_routes(router: APIRouter, view: NodeView) -> None:
-    """Add the ``/connections`` routes (reading and closing) to ``router``."""
+def add_connection_routes(router: APIRouter, view: NodeView, commands: Commands) -> None:
+    """Add the ``/connections`` routes (reading, closing, subscribing) to ``router``."""
 
     def open_connection(connection_id: str) -> Connection:
         conn: Connection | None = running(view).registry.get(connection_id)
@@ -105,14 +107,40 @@ def add_connection_routes(router: APIRouter, view: NodeView) -> None:
         responses=documented(404, 410),
         tags=["connections"],
     )
-    async def close_connection(
+    async def disconnect_connection(
         connection_id: ConnectionId,
         code: CloseCodeParam = 1000,
         reason: Annotated[str, Query(max_length=123)] = "closed by the operator",
     ) -> models.Closed:
-        if not (code in {1000, 1001, 1008, 1011, 1012, 1013} or 3000 <= code <= 4999):
-            raise ApiError(422, f"code must be {CLOSE_CODES}", "INVALID_REQUEST")
-        running(view)
-        if not await view.disconnect(connection_id, code, reason):
-            raise ApiError(410, f"connection {connection_id!r} is gone")
-        return models.Closed(closed=True, code=code)
+        params = models.DisconnectConnectionParams(
+            connection=connection_id, code=code, reason=reason
+        )
+        return await commands.disconnect_connection(params)
+
+    @router.post(
+        "/connections/{connection_id:connection_id}/subscribe",
+        response_model=models.Reached,
+        summary="Subscribe a connection to a channel",
+        description="As if it had sent `subscribe` (the server may: no permission check; "
+        "the subscription limit holds). 410 when no node holds the connection open.",
+        responses=documented(403, 404, 410),
+        tags=["connections"],
+    )
+    async def subscribe_connection(
+        connection_id: ConnectionId, body: models.SubscribeRequest
+    ) -> models.Reached:
+        params = models.ConnectionChannelParams(connection=connection_id, channel=body.channel)
+        return await commands.subscribe_connection(params)
+
+    @router.post(
+        "/connections/{connection_id:connection_id}/unsubscribe",
+        response_model=models.Reached,
+        summary="Unsubscribe a connection from a channel",
+        responses=documented(404, 410),
+        tags=["connections"],
+    )
+    async def unsubscribe_connection(
+        connection_id: ConnectionId, body: models.SubscribeRequest
+    ) -> models.Reached:
+        params = models.ConnectionChannelParams(connection=connection_id, channel=body.channel)
+        return await commands.unsubscribe_connection(params)

@@ -24,7 +24,7 @@ def add_diagnostics_routes(router: APIRouter, view: NodeView) -> None:
     allocations = AllocationTracer()
 
     @router.get("/stats", response_model=models.Stats, summary="Node statistics", tags=["node"])
-    async def stats() -> models.Stats:
+    async def get_stats() -> models.Stats:
         n = running(view)
         s = n.stats
         monitor = view.monitor
@@ -61,7 +61,7 @@ def add_diagnostics_routes(router: APIRouter, view: NodeView) -> None:
         responses=documented(503),
         tags=["node"],
     )
-    async def nodes() -> models.Nodes:
+    async def list_nodes() -> models.Nodes:
         found = await running(view).broker.nodes()
         entries = [models.NodeEntry(**msgspec.structs.asdict(info)) for info in found]
         return models.Nodes(nodes=entries)
@@ -80,7 +80,7 @@ def add_diagnostics_routes(router: APIRouter, view: NodeView) -> None:
         ),
         tags=["node"],
     )
-    async def route() -> models.Route:
+    async def get_route() -> models.Route:
         found = await running(view).broker.nodes()
         best = pick(found, max_age=view.settings.registry_ttl)
         if best is None:
@@ -93,7 +93,7 @@ def add_diagnostics_routes(router: APIRouter, view: NodeView) -> None:
         summary="Event-loop lag",
         tags=["diagnostics"],
     )
-    async def loop_lag() -> models.LoopLag:
+    async def get_loop_lag() -> models.LoopLag:
         monitor = view.monitor
         recent = list(monitor.samples)[-60:] if monitor is not None else []
         return models.LoopLag(
@@ -111,7 +111,7 @@ def add_diagnostics_routes(router: APIRouter, view: NodeView) -> None:
         responses=documented(409),
         tags=["diagnostics"],
     )
-    async def allocation_report(
+    async def get_allocations(
         seconds: Annotated[float, Query(ge=0, le=60)] = 1.0,
         top: Annotated[int, Query(ge=1, le=200)] = 20,
     ) -> models.Allocations:

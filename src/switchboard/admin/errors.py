@@ -27,10 +27,13 @@ _CODES = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
     410: "GONE",
     413: "MESSAGE_TOO_LARGE",
     421: "MISDIRECTED_REQUEST",
     422: "INVALID_REQUEST",
+    429: "RATE_LIMIT_EXCEEDED",
+    501: "NOT_IMPLEMENTED",
     503: "UNAVAILABLE",
 }
 
@@ -78,11 +81,13 @@ def documented(
     """OpenAPI entries for an endpoint's own error statuses (410 Gone, 404, 409, 413, 503);
     ``meaning`` replaces the usual description of a status where the endpoint's differs."""
     descriptions = {
+        403: "Refused by a rule of the node (e.g. the subscription limit of a connection).",
         404: "Nothing there: no such user, or a path no route serves (a malformed channel "
         "name or connection id).",
         409: "Busy with the same request.",
         410: "The connection is not open on this node.",
         413: "The data is larger than max_message_size.",
+        501: "This node's broker keeps no idempotency keys.",
         503: "The broker (Redis) did not answer in time.",
     }
     descriptions.update(meaning or {})

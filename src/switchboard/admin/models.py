@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from pydantic import BaseModel, Field
 
+from .params import CHANNEL_PATTERN, CONNECTION_PATTERN, IDEMPOTENCY_KEY_PATTERN
+
+#: Channels one ``POST /api/v1/publish`` reaches at most.
+MAX_CHANNELS = 100
+
+Channel = Annotated[str, Field(pattern=CHANNEL_PATTERN, description="A channel name.")]
+ConnectionIdField = Annotated[
+    str, Field(pattern=CONNECTION_PATTERN, description="A connection id (c-...).")
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Field(
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="The same key within 5 minutes answers the first publication again "
+        "instead of publishing twice (as the `Idempotency-Key` header; the header wins).",
+    ),
+]
+Data = Annotated[Any, Field(description="Any JSON value.")]
+
 
 class PublishRequest(BaseModel):
     data: Any = Field(description="Any JSON value; subscribers get it as the message's data.")
+    idempotency_key: IdempotencyKey = None
 
 
 class Published(BaseModel):
@@ -18,8 +38,95 @@ class Published(BaseModel):
     epoch: str
 
 
+class PublishManyRequest(BaseModel):
+    channels: list[Channel] = Field(
+        min_length=1, max_length=MAX_CHANNELS, description=f"1 to {MAX_CHANNELS} channels."
+    )
+    data: Any = Field(description="Any JSON value, published to each channel.")
+    idempotency_key: IdempotencyKey = None
+
+
+class ChannelError(BaseModel):
+    status: int = Field(description="The HTTP status a publish to this channel alone got.")
+    code: str
+    message: str
+
+
+class ChannelPublished(BaseModel):
+    channel: str
+    offset: int | None = Field(description="Its offset; null when this channel failed.")
+    epoch: str | None
+    error: ChannelError | None = None
+
+
+class PublishedMany(BaseModel):
+    results: list[ChannelPublished] = Field(description="One per channel, in their order.")
+
+
 class SendRequest(BaseModel):
     data: Any = Field(description="Any JSON value, delivered as a `direct` message's data.")
+
+
+class SubscribeRequest(BaseModel):
+    channel: Channel
+
+
+class Reached(BaseModel):
+    channel: str
+    connections: int = Field(description="How many connections it reached, on every node.")
+
+
+CloseCodeField = Annotated[
+    int, Field(ge=1000, le=4999, description="1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999.")
+]
+Reason = Annotated[str, Field(max_length=123, description="Cut at 123 bytes of UTF-8.")]
+
+
+# The parameters of each command: what ``POST /api/v1/batch`` takes as ``params``, and what
+# the single endpoint's path, query and body make.
+
+
+class PublishParams(BaseModel):
+    channel: Channel
+    data: Data
+    idempotency_key: IdempotencyKey = None
+
+
+class SendToUserParams(BaseModel):
+    user: str
+    data: Data
+
+
+class SendToConnectionParams(BaseModel):
+    connection: ConnectionIdField
+    data: Data
+
+
+class DisconnectConnectionParams(BaseModel):
+    connection: ConnectionIdField
+    code: CloseCodeField = 1000
+    reason: Reason = "closed by the operator"
+
+
+class DisconnectUserParams(BaseModel):
+    user: str
+    code: CloseCodeField = 1000
+    reason: Reason = "closed by the operator"
+
+
+class UserChannelParams(BaseModel):
+    user: str
+    channel: Channel
+
+
+class ConnectionChannelParams(BaseModel):
+    connection: ConnectionIdField
+    channel: Channel
+
+
+class Disconnected(BaseModel):
+    disconnected: int = Field(description="How many connections it closed, on every node.")
+    code: int
 
 
 class Delivered(BaseModel):
@@ -90,6 +197,11 @@ class History(BaseModel):
     offset: int = Field(description="The channel's newest offset (0: nothing published).")
     epoch: str
     publications: list[HistoryItem]
+    next_since: int | None = Field(
+        default=None,
+        description="Pass as `since` (with `epoch` and the same `reverse`) for the next "
+        "page; null on the last one.",
+    )
 
 
 class NodeEntry(BaseModel):

@@ -8,15 +8,28 @@ from typing import Annotated
 from fastapi import Header, Path, Query
 from starlette.convertors import Convertor, register_url_convertor
 
+from .errors import ApiError
+
 #: Close codes an operator may send: normal, going away, policy, and the application range.
 CLOSE_CODES = "1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999"
-Traceparent = Annotated[str | None, Header(description="W3C trace context of the caller.")]
 #: Channel names as the WebSocket protocol allows them (``protocol/channels.py``).
-ChannelName = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9_\-.:@#=/,]{1,255}$", description="A channel name.")
-]
+CHANNEL_PATTERN = r"^[A-Za-z0-9_\-.:@#=/,]{1,255}$"
+CONNECTION_PATTERN = r"^c-[A-Za-z0-9_\-]{1,62}$"
+#: Printable ASCII, no spaces: what a client library puts in an ``Idempotency-Key`` header.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+Traceparent = Annotated[str | None, Header(description="W3C trace context of the caller.")]
+ChannelName = Annotated[str, Path(pattern=CHANNEL_PATTERN, description="A channel name.")]
 ConnectionId = Annotated[
-    str, Path(pattern=r"^c-[A-Za-z0-9_\-]{1,62}$", description="A connection id (c-...).")
+    str, Path(pattern=CONNECTION_PATTERN, description="A connection id (c-...).")
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="The same key within 5 minutes answers the first publication again "
+        "instead of publishing twice.",
+    ),
 ]
 
 
@@ -44,6 +57,13 @@ CloseCodeParam = Annotated[
         },
     ),
 ]
+
+
+def checked_close_code(code: int) -> int:
+    """``code`` when an operator may send it, else 422."""
+    if code in {1000, 1001, 1008, 1011, 1012, 1013} or 3000 <= code <= 4999:
+        return code
+    raise ApiError(422, f"code must be {CLOSE_CODES}", "INVALID_REQUEST")
 
 
 def page(keys: list[str], cursor: str | None, limit: int) -> tuple[list[str], str | None]:

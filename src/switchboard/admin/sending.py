@@ -1,102 +1,104 @@
-"""The management API's sending routes: publish to a channel, send to a connection or a user.
-
-Sends go through the view (the broker, so they reach every node) and its answer decides:
-a connection it did not reach is 410 Gone, a user it reached on no connection 404.
-"""
+"""The management API's sending routes: publish to one or many channels, send to a connection
+or a user. Each is one command of ``commands.py``, which the batch runs too."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import msgspec
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
+from pydantic import BaseModel
 
-from ..protocol.envelope import encode
 from . import models
-from .errors import ApiError, documented
-from .params import ChannelName, ConnectionId, Traceparent
-from .view import running, user_index
+from .errors import documented
+from .params import ChannelName, ConnectionId, IdempotencyKeyHeader, Traceparent
 
 if TYPE_CHECKING:
-    from .view import LocalNode, NodeView
+    from .commands import Commands
+
+_IDEMPOTENT = documented(
+    409, 501, meaning={409: "A request with this idempotency key is still running."}
+)
+_REPLAYED = "Idempotent-Replayed"
 
 
-def add_sending_routes(router: APIRouter, view: NodeView) -> None:
+M = TypeVar("M", bound=BaseModel)
+
+
+def _answered(response: Response, outcome: tuple[M, bool]) -> M:
+    """A publish's answer; a replayed one (an idempotency key's) says so in a header."""
+    answer, replayed = outcome
+    if replayed:
+        response.headers[_REPLAYED] = "true"
+    return answer
+
+
+def add_sending_routes(router: APIRouter, commands: Commands) -> None:
     """Add the publish and send routes to ``router``."""
-
-    def checked_size(data: Any) -> None:
-        try:
-            size = len(encode(data))
-        except (msgspec.EncodeError, OverflowError, TypeError) as exc:
-            raise ApiError(422, f"data cannot be encoded: {exc}") from None
-        limit = view.settings.max_message_size
-        if size > limit:
-            raise ApiError(413, f"data is {size} bytes; max_message_size is {limit}")
-
-    @contextlib.contextmanager
-    def traced(operation: str, traceparent: str | None, **attributes: Any) -> Iterator[None]:
-        tracing = view.tracing
-        if tracing is None:
-            yield
-            return
-        with tracing.api_call(operation, traceparent, **attributes):
-            yield
-
-    async def deliver(send: Callable[[], Awaitable[Any]], **attributes: Any) -> int:
-        tracing = view.tracing
-        if tracing is None:
-            return int(await send())
-        with tracing.delivery(**attributes) as span:
-            delivered = int(await send())
-            span.set_attribute("switchboard.delivered", delivered)
-            return delivered
 
     @router.post(
         "/channels/{channel:path}/publish",
         response_model=models.Published,
         summary="Publish to a channel",
-        responses=documented(404, 413),
+        description="With an idempotency key (the `Idempotency-Key` header or "
+        "`idempotency_key`), a retry within 5 minutes answers the first publication (and the "
+        f"`{_REPLAYED}: true` header) instead of publishing again; the same key with another "
+        "channel or data gets 422 `IDEMPOTENCY_KEY_REUSED`.",
+        responses={**documented(404, 413), **_IDEMPOTENT},
         tags=["channels"],
     )
     async def publish(
-        channel: ChannelName, body: models.PublishRequest, traceparent: Traceparent = None
+        channel: ChannelName,
+        body: models.PublishRequest,
+        response: Response,
+        idempotency_key: IdempotencyKeyHeader = None,
+        traceparent: Traceparent = None,
     ) -> models.Published:
-        checked_size(body.data)
-        with traced("publish", traceparent, **{"switchboard.channel": channel}):
-            # Not view.publish: the answer carries the stream's epoch, not only the offset.
-            channels = running(view).channels
-            position = await channels.publish_from_server(channel, encode(body.data))
-        return models.Published(channel=channel, offset=position.offset, epoch=position.epoch)
+        params = models.PublishParams(
+            channel=channel, data=body.data, idempotency_key=idempotency_key or body.idempotency_key
+        )
+        return _answered(response, await commands.publish_once(params, traceparent))
+
+    @router.post(
+        "/publish",
+        response_model=models.PublishedMany,
+        summary="Publish to several channels",
+        description=f"The same data to each of 1 to {models.MAX_CHANNELS} channels; each "
+        "answers its offset and epoch, or its own error (the others are still published). "
+        "An idempotency key works as for one channel.",
+        responses={**documented(413), **_IDEMPOTENT},
+        tags=["channels"],
+    )
+    async def publish_many(
+        body: models.PublishManyRequest,
+        response: Response,
+        idempotency_key: IdempotencyKeyHeader = None,
+        traceparent: Traceparent = None,
+    ) -> models.PublishedMany:
+        if idempotency_key is not None:
+            body = body.model_copy(update={"idempotency_key": idempotency_key})
+        return _answered(response, await commands.publish_many_once(body, traceparent))
 
     @router.post(
         "/connections/{connection_id:connection_id}",
         response_model=models.Delivered,
         summary="Send to one connection",
-        description="The body is any JSON value; the client gets "
-        '`{"type":"direct","from":{"connection":"server","user":null},"data":<body>}`. '
-        "410 when the connection is not open on this node.",
+        description='The body is `{"data": <any JSON value>}`; the client gets '
+        '`{"type":"direct","from":{"connection":"server","user":null},"data":<data>}`. '
+        "Deprecated, for one release: any other body is sent as the data itself. "
+        "410 when no node holds the connection open.",
         responses=documented(404, 410, 413),
         tags=["connections"],
     )
     async def send_to_connection(
         connection_id: ConnectionId,
-        data: Annotated[Any, Body(description="Any JSON value.")],
+        body: Annotated[
+            Any, Body(description='`{"data": ...}` (any other JSON value: deprecated).')
+        ],
         traceparent: Traceparent = None,
     ) -> models.Delivered:
-        running(view)
-        checked_size(data)
-        with traced(
-            "send_to_connection", traceparent, **{"switchboard.connection_id": connection_id}
-        ):
-            delivered = await deliver(
-                lambda: view.send_to_connection(connection_id, data),
-                **{"switchboard.connection_id": connection_id},
-            )
-        if not delivered:
-            raise ApiError(410, f"connection {connection_id!r} is gone")
-        return models.Delivered(delivered=1)
+        data = body["data"] if isinstance(body, dict) and body.keys() == {"data"} else body
+        params = models.SendToConnectionParams(connection=connection_id, data=data)
+        return await commands.send_to_connection(params, traceparent)
 
     @router.post(
         "/users/{user}/send",
@@ -108,21 +110,5 @@ def add_sending_routes(router: APIRouter, view: NodeView) -> None:
     async def send_to_user(
         user: str, body: models.SendRequest, traceparent: Traceparent = None
     ) -> models.Delivered:
-        checked_size(body.data)
-        with traced("send_to_user", traceparent, **{"switchboard.user": user}):
-            key = user_key(running(view), user)
-            delivered = await deliver(
-                lambda: view.send_to_user(key, body.data), **{"switchboard.user": user}
-            )
-        if not delivered:
-            raise ApiError(404, f"no open connection of user {user!r} on this node")
-        return models.Delivered(delivered=delivered)
-
-
-def user_key(node: LocalNode, user: str) -> Any:
-    """The user as the node indexes it (a JWT ``sub`` is a string; a hook may set ints), or
-    ``user`` itself when no connection of it is on this node (another node may have one)."""
-    users = user_index(node)
-    if user in users:
-        return user
-    return next((key for key in users if str(key) == user), user)
+        params = models.SendToUserParams(user=user, data=body.data)
+        return await commands.send_to_user(params, traceparent)

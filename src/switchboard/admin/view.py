@@ -114,6 +114,24 @@ class NodeView(Protocol):
         """Close one connection; False when it is gone."""
         ...
 
+    async def disconnect_user(self, user: Any, code: int = 1000, reason: str = "") -> int:
+        """Close every connection of ``user`` on every node; how many."""
+        ...
+
+    async def subscribe(
+        self, channel: str, *, connection: Connection | str | None = None, user: Any = None
+    ) -> int:
+        """Subscribe ``connection``, or every connection of ``user``, to ``channel`` (on
+        every node); how many connections it reached."""
+        ...
+
+    async def unsubscribe(
+        self, channel: str, *, connection: Connection | str | None = None, user: Any = None
+    ) -> int:
+        """Unsubscribe ``connection``, or every connection of ``user``, from ``channel``;
+        how many connections it reached."""
+        ...
+
 
 def running(view: NodeView) -> LocalNode:
     """The view's running node, or 503."""

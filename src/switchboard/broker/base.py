@@ -89,6 +89,20 @@ def recovery(since: StreamPosition, position: StreamPosition, kept: list[Publica
     return Recovery(True, position, missed)
 
 
+def history_page_of(
+    kept: list[Publication], limit: int, since: int | None, reverse: bool
+) -> list[Publication]:
+    """The page :meth:`Broker.history_page` answers, out of ``kept`` (oldest first)."""
+    if limit <= 0:
+        return []
+    if reverse:
+        older = kept if since is None else [p for p in kept if p.offset < since]
+        return older[::-1][:limit]
+    if since is None:
+        return kept[-limit:]
+    return [p for p in kept if p.offset > since][:limit]
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryUsage:
     """What a broker's history holds against its global bound (for metrics)."""
@@ -96,6 +110,10 @@ class HistoryUsage:
     bytes: int
     limit: int  # 0: no bound
     evicted: int  # publications dropped to keep the bound, since start
+
+
+#: ``history(channel, ALL_KEPT)``: every kept publication of the channel.
+ALL_KEPT = 2**31 - 1
 
 
 class DispatchKind(IntEnum):
@@ -112,6 +130,11 @@ class DispatchKind(IntEnum):
     JOIN = 4
     #: Tell the other subscribers of ``channel`` that ``sender`` left it.
     LEAVE = 5
+    #: Subscribe every connection of ``user``, or ``connection``, to ``channel`` (the server
+    #: does: no permission check, the subscription limit still counts).
+    SUBSCRIBE = 6
+    #: Unsubscribe every connection of ``user``, or ``connection``, from ``channel``.
+    UNSUBSCRIBE = 7
 
 
 class Dispatch(msgspec.Struct, frozen=True, array_like=True):
@@ -211,6 +234,28 @@ class Broker(ABC):
     @abstractmethod
     async def history(self, channel: str, limit: int) -> tuple[StreamPosition, list[Publication]]:
         """The channel's position and its last ``limit`` kept publications, oldest first."""
+
+    async def history_page(
+        self, channel: str, limit: int, *, since: int | None = None, reverse: bool = False
+    ) -> tuple[StreamPosition, list[Publication]]:
+        """The channel's position and up to ``limit`` kept publications: after offset
+        ``since``, oldest first, or with ``reverse`` before it, newest first (without
+        ``since``: the newest ``limit``, in that order). The publications are in the position's
+        epoch: a caller paging an older epoch compares it. This default reads the whole
+        history; a broker that can read a range overrides it."""
+        position, kept = await self.history(channel, ALL_KEPT)
+        return position, history_page_of(kept, limit, since, reverse)
+
+    async def claim(self, key: str, value: bytes, ttl: float) -> bytes | None:
+        """Store ``value`` under ``key`` for ``ttl`` s unless ``key`` holds a value already;
+        returns that value, or None when this call stored it. A cluster broker shares the
+        keys between nodes (idempotency keys of the management API)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no claims")
+
+    async def settle(self, key: str, value: bytes | None, ttl: float) -> None:
+        """Replace what a claimed ``key`` holds with ``value`` for ``ttl`` s; None forgets
+        ``key``, so that the next :meth:`claim` of it stores."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no claims")
 
     @abstractmethod
     async def add_presence(self, channel: str, client_id: str, info: dict[str, Any]) -> None:

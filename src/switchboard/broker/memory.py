@@ -52,6 +52,8 @@ def weight(publication: Publication) -> int:
 IDLE_STREAM_TTL = 300.0
 #: Expired streams are swept every this many publications, so channels used once do not pile up.
 SWEEP_EVERY = 1024
+#: Claims kept at most; past it the oldest is forgotten first (each lives for its TTL anyway).
+MAX_CLAIMS = 100_000
 
 
 class MemoryBroker(Broker):
@@ -76,6 +78,8 @@ class MemoryBroker(Broker):
         self._presence: dict[str, dict[str, dict[str, Any]]] = {}
         #: The node registry of one process: this node, once it announced itself.
         self._announced: NodeInfo | None = None
+        #: Claimed keys -> (value, expiry), oldest claim first.
+        self._claims: dict[str, tuple[bytes, float]] = {}
 
     async def start(self, handler: BrokerHandler) -> None:
         self._handler = handler
@@ -154,6 +158,28 @@ class MemoryBroker(Broker):
 
     async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
         return {cid: dict(info) for cid, info in self._presence.get(channel, {}).items()}
+
+    async def claim(self, key: str, value: bytes, ttl: float) -> bytes | None:
+        now = self._clock()
+        claims = self._claims
+        held = claims.get(key)
+        if held is not None and held[1] > now:
+            return held[0]
+        claims.pop(key, None)  # re-inserted last: the order stays oldest claim first
+        claims[key] = (value, now + ttl)
+        # Expired claims are dropped from the oldest on; past the bound, the oldest goes.
+        while claims:
+            oldest = next(iter(claims))
+            if claims[oldest][1] > now and len(claims) <= MAX_CLAIMS:
+                break
+            del claims[oldest]
+        return None
+
+    async def settle(self, key: str, value: bytes | None, ttl: float) -> None:
+        if value is None:
+            self._claims.pop(key, None)
+        else:
+            self._claims[key] = (value, self._clock() + ttl)
 
     def announce(self, info: NodeInfo) -> None:
         self._announced = info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ConnectionLost, ErrorReply
-from .client import Client, Subscription
+from .client import Client
+from .subscription import Subscription
 
 __all__ = ["Client", "ConnectionLost", "ErrorReply", "Subscription"]

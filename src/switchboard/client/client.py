@@ -20,6 +20,14 @@ The rules it keeps (``docs/clients.md``):
   epoch; the missed publications come after the ack, in order, once each. When the server
   cannot recover (history too short, another epoch) ``on_unrecovered`` is called with the
   ack: the subscription goes on live from there, and the application resyncs.
+- **Server-made subscriptions**: an unasked ``subscribed`` frame (``app.subscribe``, a
+  backend's ``$connect`` answer) becomes a :class:`Subscription` like the client's own,
+  handed to the ``on_server_subscribe`` callbacks; its messages are kept until the
+  application sets its ``on_message``. An ``unsubscribed`` frame ends a subscription
+  (``on_server_unsubscribe``). After a reconnect they are resumed like the client's own; a
+  ``subscribed`` for one being resumed is the same subscription, and when it starts past
+  what the client has, the client fills the gap (unsubscribe, subscribe with
+  ``recover_from``) so nothing is lost or repeated.
 - **Requests** in flight when the connection drops fail with :class:`ConnectionLost`: the
   client never sends one twice behind the application's back.
 - **Heartbeat**: the server pings; the ``websockets`` library answers, and pings the server
@@ -32,10 +40,7 @@ import asyncio
 import contextlib
 import inspect
 import itertools
-import json
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -46,31 +51,20 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from ..errors import ConnectionLost, ErrorReply
 from ..protocol.codes import RECONNECT_CODES
 from .codec import CODECS
+from .corked import cork
+from .reconnect import backoff, hint
+from .subscription import Callback, Subscription, Unrecovered
+from .subscriptions import Subscriptions
 
 log = structlog.get_logger("switchboard.client")
 
 Token = str | Callable[[], str | Awaitable[str]] | None
-Callback = Callable[[dict[str, Any]], Any]
 #: A dropped connection (no close frame): reconnect.
 ABNORMAL = 1006
 #: Refused tokens: reconnect only with a fresh one.
 TOKEN_CODES = frozenset({4401, 4403, 4410})
 #: Handshake answers worth another try (overloaded, draining, rate limited).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-@dataclass
-class Subscription:
-    """A channel followed: where it is (``offset`` in ``epoch``), and its callbacks."""
-
-    channel: str
-    on_message: Callback
-    on_unrecovered: Callable[[Subscription, dict[str, Any]], Any] | None = None
-    offset: int | None = None
-    epoch: str | None = None
-    #: Times the server could not recover what was missed.
-    unrecovered: int = 0
-    _acked: bool = field(default=False, repr=False)
 
 
 class Client:
@@ -87,6 +81,8 @@ class Client:
         backoff_max: float = 30.0,
         request_timeout: float = 10.0,
         ping_timeout: float = 20.0,
+        held_messages: int = 1000,
+        compression: str | None = "deflate",
     ) -> None:
         if protocol not in CODECS:
             raise ValueError(f"protocol must be one of {sorted(CODECS)}")
@@ -98,12 +94,17 @@ class Client:
         self.backoff_max = backoff_max
         self.request_timeout = request_timeout
         self.ping_timeout = ping_timeout
+        #: permessage-deflate offered to the server (``None``: off, as on a fast network).
+        self.compression = compression
+        #: Messages a server-made subscription keeps until it has an ``on_message``.
+        self.held_messages = held_messages
         self._encode, self._decode = CODECS[protocol]
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], Callback | None]] = {}
-        self._subscriptions: dict[str, Subscription] = {}
         self._handlers: dict[str, list[Callback]] = {}
+        self._channels = Subscriptions(self._request, self._call, self._spawn, held_messages)
+        self._subscriptions = self._channels.by_channel
         self._runner: asyncio.Task[None] | None = None
         self._callbacks: set[asyncio.Future[Any]] = set()
         self._up = asyncio.Event()
@@ -132,6 +133,12 @@ class Client:
         if not self._up.is_set():
             raise ConnectionLost(f"the server closed the connection ({self.close_code})")
         return self.welcome
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is up and its subscriptions were made again (what
+        :meth:`connect` waits for)."""
+        return self._up.is_set()
 
     async def close(self) -> None:
         self._closing = True
@@ -176,45 +183,59 @@ class Client:
         (``broadcast``, ``direct``, ``join``, ``leave``, ...)."""
         self._handlers.setdefault(message_type, []).append(callback)
 
+    def on_server_subscribe(
+        self, callback: Callable[[Subscription], Any]
+    ) -> Callable[[Subscription], Any]:
+        """Call ``callback(subscription)`` for each subscription the server makes (an unasked
+        ``subscribed`` for a channel the client does not follow yet), before any of its
+        messages; set its ``on_message`` (and ``on_unrecovered``) there. Usable as a
+        decorator."""
+        self._channels.on_subscribe.append(callback)
+        return callback
+
+    def on_server_unsubscribe(
+        self, callback: Callable[[Subscription, dict[str, Any]], Any]
+    ) -> Callable[[Subscription, dict[str, Any]], Any]:
+        """Call ``callback(subscription, frame)`` when a subscription ends without the
+        client asking: the server's ``unsubscribed``, or the ``error`` that refused to
+        resume a server-made one after a reconnect. Usable as a decorator."""
+        self._channels.on_unsubscribe.append(callback)
+        return callback
+
+    @property
+    def subscriptions(self) -> dict[str, Subscription]:
+        """The channels followed now, the client's and the server's (a copy)."""
+        return dict(self._subscriptions)
+
     async def subscribe(
         self,
         channel: str,
         on_message: Callback,
-        on_unrecovered: Callable[[Subscription, dict[str, Any]], Any] | None = None,
+        on_unrecovered: Unrecovered | None = None,
     ) -> Subscription:
         """Follow ``channel``: ``on_message`` gets every ``message`` frame, in order, also
-        across reconnects (see the module docstring)."""
-        subscription = Subscription(channel, on_message, on_unrecovered)
+        across reconnects (see the module docstring). For a channel the server subscribed
+        the client to already, that subscription takes the callbacks (no request)."""
+        existing = self._subscriptions.get(channel)
+        if existing is not None and existing.server:
+            if on_unrecovered is not None:
+                existing.on_unrecovered = on_unrecovered
+            existing.on_message = on_message
+            return existing
+        subscription = self._channels.new(channel, on_message, on_unrecovered)
         self._subscriptions[channel] = subscription
         try:
-            await self._subscribe(subscription)
+            await self._channels.subscribe(subscription)
         except BaseException:
             self._subscriptions.pop(channel, None)
             raise
         return subscription
 
     async def unsubscribe(self, channel: str) -> None:
-        self._subscriptions.pop(channel, None)
+        subscription = self._subscriptions.pop(channel, None)
+        if subscription is not None:
+            subscription.active = False
         await self.request("unsubscribe", channel=channel)
-
-    async def _subscribe(self, subscription: Subscription) -> None:
-        message: dict[str, Any] = {"type": "subscribe", "channel": subscription.channel}
-        if subscription.epoch is not None and subscription.offset is not None:
-            message["recover_from"] = {"offset": subscription.offset, "epoch": subscription.epoch}
-
-        def acked(ack: dict[str, Any]) -> None:
-            # In the reader, before the publications that follow the ack are read.
-            recovering = "recover_from" in message
-            subscription.epoch = ack.get("epoch", "")
-            if not recovering or not ack.get("recovered"):
-                subscription.offset = int(ack.get("offset", 0))
-            subscription._acked = True
-            if recovering and not ack.get("recovered"):
-                subscription.unrecovered += 1
-                if subscription.on_unrecovered is not None:
-                    self._call(subscription.on_unrecovered, subscription, ack)
-
-        await self._request(message, acked)
 
     async def _request(
         self, message: dict[str, Any], on_answer: Callback | None = None
@@ -224,14 +245,18 @@ class Client:
             raise ConnectionLost("not connected just now; try again")
         request_id = next(self._ids)
         message["id"] = request_id
-        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._pending[request_id] = (answer, on_answer)
+        # One timer, not wait_for's futures and callbacks: an edge has thousands in flight.
+        expiry = loop.call_later(self.request_timeout, _expire, answer)
         try:
             await ws.send(self._encode(message))
-            frame = await asyncio.wait_for(answer, self.request_timeout)
+            frame = await answer
         except ConnectionClosed:
             raise ConnectionLost("the connection dropped before the answer") from None
         finally:
+            expiry.cancel()
             self._pending.pop(request_id, None)
         if frame.get("type") == "error":
             raise ErrorReply(frame)
@@ -264,7 +289,7 @@ class Client:
             if not self._reconnects(code):
                 self._end(code)
                 return
-            await self._wait(_hint(ws.close_reason), attempt)
+            await self._wait(hint(ws.close_reason), attempt)
             attempt += 1
         self.closed.set()
 
@@ -283,19 +308,21 @@ class Client:
             open_timeout=10,
             ping_timeout=self.ping_timeout,
             max_size=None,
+            compression=self.compression,
         )
         self.welcome = self._decode(await asyncio.wait_for(ws.recv(), 10))
+        cork(ws)
         return ws
 
     async def _serve(self, ws: ClientConnection) -> None:
         """Read ``ws`` until it closes; subscriptions are made again first."""
         self._ws = ws
         self.connections += 1
+        resuming = self._channels.connected()
         reader = asyncio.create_task(self._read(ws))
         try:
-            for subscription in list(self._subscriptions.values()):
-                if subscription._acked:  # (a first subscribe in flight makes its own)
-                    await self._subscribe(subscription)
+            for subscription in resuming:
+                await self._channels.resume(subscription)
             self._up.set()
             await reader
         except (ConnectionLost, ConnectionClosed, TimeoutError, ErrorReply) as exc:
@@ -325,15 +352,12 @@ class Client:
                 answer.set_result(frame)
             return
         if kind == "message":
-            subscription = self._subscriptions.get(frame.get("channel", ""))
-            if subscription is None:
-                return
-            offset = int(frame.get("offset", 0))
-            if subscription.offset is not None and offset <= subscription.offset:
-                return  # had it already
-            subscription.offset = offset
-            self._call(subscription.on_message, frame)
+            self._channels.message(frame)
             return
+        if kind == "subscribed" and "channel" in frame:
+            self._channels.subscribed(frame)
+        elif kind == "unsubscribed" and "channel" in frame:
+            self._channels.unsubscribed(frame)
         for callback in self._handlers.get(str(kind), ()):
             self._call(callback, frame)
 
@@ -341,11 +365,14 @@ class Client:
         try:
             outcome = callback(*args)
             if inspect.isawaitable(outcome):  # an async callback: its own task, kept
-                task = asyncio.ensure_future(outcome)
-                self._callbacks.add(task)
-                task.add_done_callback(self._callbacks.discard)
+                self._spawn(outcome)
         except Exception:  # the application's bug must not stop the client
             log.exception("client_callback_failed")
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
 
     def _reconnects(self, code: int) -> bool:
         if not self.reconnect:
@@ -359,19 +386,9 @@ class Client:
         self.closed.set()
 
     async def _wait(self, hint_ms: int | None, attempt: int) -> None:
-        if hint_ms is not None:
-            delay = hint_ms / 1000
-        else:
-            delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
-        await asyncio.sleep(delay)
+        await asyncio.sleep(backoff(hint_ms, attempt, self.backoff_base, self.backoff_max))
 
 
-def _hint(reason: str | None) -> int | None:
-    """The ``reconnect_after_ms`` of a close reason, when it carries one."""
-    if not reason or not reason.startswith("{"):
-        return None
-    try:
-        value = json.loads(reason).get("reconnect_after_ms")
-    except (ValueError, AttributeError):
-        return None
-    return int(value) if isinstance(value, int | float) and value >= 0 else None
+def _expire(answer: asyncio.Future[dict[str, Any]]) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError("no answer within request_timeout"))

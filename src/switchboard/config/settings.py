@@ -18,14 +18,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .backend import BackendSettings
 from .channels import ChannelSettings
 from .cluster import ClusterSettings
+from .edge import EdgeSettings
 from .observability import ObservabilitySettings
 from .security import SecuritySettings
 from .server import ServerSettings
 
 #: Settings that are tables, set in the TOML file (or as JSON in the environment), not flags.
-TOML_ONLY = frozenset({"channel_defaults", "namespaces"})
+TOML_ONLY = frozenset({"backend", "channel_defaults", "namespaces"})
 
 
 # One base class per concern, each with its fields and their validators. pydantic takes the
@@ -35,9 +37,11 @@ TOML_ONLY = frozenset({"channel_defaults", "namespaces"})
 class Settings(
     ServerSettings,
     ClusterSettings,
+    EdgeSettings,
     SecuritySettings,
     ChannelSettings,
     ObservabilitySettings,
+    BackendSettings,
     BaseSettings,
 ):
     """Every knob of a Switchboard node."""

@@ -9,9 +9,9 @@ arrive for the channel are held for it; once the broker has answered, the client
 ``ack`` (with ``recovered``), then the missed publications, then the held ones it has not
 seen (by offset), and only then joins the live set. Nothing is lost or repeated in between.
 
-Creating channels is rate limited per connection (``create_rate`` per second, ``create_burst``
-at once): a publish or subscribe that gives a channel its stream takes a token, and with no
-token left only channels that already have a stream may be used (RATE_LIMIT_EXCEEDED).
+Creating channels is rate limited per connection (``core/creation.py``). A publish may skip
+a subscriber, its sender (``core/skips.py``). The server may subscribe a connection itself
+(:meth:`Channels.join`, used by ``core/joins.py``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,11 @@ from ..broker.base import (
     Broker,
     Dispatch,
     DispatchKind,
-    HistoryOptions,
     Publication,
     StreamPosition,
 )
 from ..errors import RequestError
 from ..protocol.channels import is_valid_channel, namespace_of
-from ..protocol.codecs import DataFormat
 from ..protocol.codes import ErrorCode
 from ..protocol.envelope import (
     Ack,
@@ -43,25 +41,15 @@ from ..protocol.envelope import (
     Member,
     PresenceReply,
 )
+from .channel_options import ChannelOptions as ChannelOptions  # re-exported: its first home
 from .connection import Connection
+from .creation import CreationLimit
 from .hub import Hub, frame_for
-from .ratelimit import bucket_of
-from .stats import bump
-
-#: Where a connection's channel-creation bucket lives in ``conn.state``.
-_CREATE_BUCKET = "switchboard.channel_create"
+from .publishing import Publishing
+from .skips import Skips
 
 
-class ChannelOptions(msgspec.Struct, frozen=True):
-    """The per-namespace options the core needs (mirrors ``config.NamespaceOptions``)."""
-
-    history: HistoryOptions
-    publish: bool = True
-    presence: bool = False
-    join_leave: bool = False
-
-
-class Channels:
+class Channels(Publishing):
     """Subscriptions of this node's connections, and the broker's handler."""
 
     def __init__(
@@ -74,8 +62,10 @@ class Channels:
         create_burst: int = 0,
     ) -> None:
         self.hub = hub
-        self.create_rate = create_rate
-        self.create_burst = float(create_burst or max(1, round(create_rate)))
+        #: How many channels a connection may create (``core/creation.py``).
+        self.creation = CreationLimit(broker, hub.stats, create_rate, create_burst)
+        #: Publications held back from, or dropped for, the subscriber that published them.
+        self.skips = Skips()
         self.max_subscriptions = max_subscriptions
         self.broker = broker
         self.options_for = options_for
@@ -84,6 +74,9 @@ class Channels:
         self.subscribers: dict[str, dict[Connection, None]] = {}
         #: channel -> connections mid-subscribe -> publications held for them
         self._joining: dict[str, dict[Connection, list[Publication]]] = {}
+        #: (channel, connection) -> done when that join ends: a second join of the same
+        #: connection (its own subscribe beside one the server makes) waits for the first.
+        self._join_ends: dict[tuple[str, Connection], asyncio.Future[None]] = {}
         #: channel -> the broker subscription being made for it (later joiners wait for it:
         #: recovering before it is in place could miss what is published meanwhile).
         self._subscribing: dict[str, asyncio.Future[None]] = {}
@@ -108,6 +101,9 @@ class Channels:
         if live:
             fresh = self._fresh.get(channel)
             targets = list(live) if fresh is None else self._past(publication, live, fresh)
+            skipping = self.skips.by_channel.get(channel)
+            if skipping is not None:
+                targets = self.skips.sift(publication, targets, live, skipping)
             if targets:
                 self.hub.fan_out(targets, _message(publication), publication.data_format)
         joining = self._joining.get(channel)
@@ -157,12 +153,62 @@ class Channels:
             ack = Ack(msg.id, channel, position.offset, position.epoch, None)
             self.hub.send(conn, ack)
             return
-        if len(self.subscriptions_of.get(conn, ())) >= self.max_subscriptions:
+        self.check_limit(conn)
+        await self.creation.check(conn, channel)
+        since = msg.recover_from
+        request_id = msg.id
+
+        def answer(position: StreamPosition, recovered: bool | None) -> Ack:
+            return Ack(request_id, channel, position.offset, position.epoch, recovered)
+
+        start = None if since is None else StreamPosition(since.offset, since.epoch)
+        joined = await self.join(conn, channel, options, answer, start)
+        if joined is not None and joined.offset == 0:  # a new stream, or an unused one
+            self.creation.created(conn)
+
+    def check_limit(self, conn: Connection, pending: int = 0) -> None:
+        """Refuse one more subscription past ``max_subscriptions`` (``pending``: joins of
+        ``conn`` under way that count already)."""
+        if len(self.subscriptions_of.get(conn, ())) + pending >= self.max_subscriptions:
             raise RequestError(
                 ErrorCode.FORBIDDEN,
                 f"at most {self.max_subscriptions} subscriptions per connection",
             )
-        await self._may_create(conn, channel)
+
+    async def join(
+        self,
+        conn: Connection,
+        channel: str,
+        options: ChannelOptions,
+        answer: Callable[[StreamPosition, bool | None], Any],
+        since: StreamPosition | None = None,
+    ) -> StreamPosition | None:
+        """Make ``conn`` a live subscriber of ``channel`` with exact resume from ``since``:
+        ``answer(position, recovered)`` is the message it gets first (its ``ack``, or the
+        ``subscribed`` of a subscription the server made). Returns the position it joined
+        at, None when ``conn`` closed meanwhile."""
+        key = (channel, conn)
+        while (first := self._join_ends.get(key)) is not None:
+            await asyncio.shield(first)
+        if conn in self.subscribers.get(channel, ()):  # the other join made it live
+            position = await self.broker.position(channel)
+            self.hub.send(conn, answer(position, None))
+            return position
+        ends = self._join_ends[key] = asyncio.get_running_loop().create_future()
+        try:
+            return await self._join(conn, channel, options, answer, since)
+        finally:
+            del self._join_ends[key]
+            ends.set_result(None)
+
+    async def _join(
+        self,
+        conn: Connection,
+        channel: str,
+        options: ChannelOptions,
+        answer: Callable[[StreamPosition, bool | None], Any],
+        since: StreamPosition | None,
+    ) -> StreamPosition | None:
         joining = self._joining.setdefault(channel, {})
         joining[conn] = []
         try:
@@ -170,8 +216,7 @@ class Channels:
                 await self._subscribe_broker(channel)
             elif channel in self._subscribing:
                 await asyncio.shield(self._subscribing[channel])
-            if msg.recover_from is not None:
-                since = StreamPosition(msg.recover_from.offset, msg.recover_from.epoch)
+            if since is not None:
                 recovery = await self.broker.recover(channel, since)
                 recovered: bool | None = recovery.recovered
                 position, missed = recovery.position, recovery.publications
@@ -182,13 +227,10 @@ class Channels:
             self._forget_joining(channel, conn)
             raise
         held = self._forget_joining(channel, conn)
-        if position.offset == 0:  # a new stream, or one nobody published to yet
-            self._created(conn)
         if conn.closing:
             await self._release(channel)
-            return
-        ack = Ack(msg.id, channel, position.offset, position.epoch, recovered)
-        self.hub.send(conn, ack)
+            return None
+        self.hub.send(conn, answer(position, recovered))
         last = position.offset
         for pub in missed:
             self._replay(conn, pub)
@@ -198,7 +240,7 @@ class Channels:
                 last = pub.offset
         already = self.subscribers.setdefault(channel, {})
         if conn in already:
-            return
+            return position
         already[conn] = None
         seen = self._seen.get(channel)
         if seen is None or seen.epoch != position.epoch or seen.offset < last:
@@ -209,6 +251,7 @@ class Channels:
             await self.broker.add_presence(channel, conn.id, {"user": conn.user})
             if options.join_leave:
                 await self._membership(DispatchKind.JOIN, channel, member)
+        return position
 
     async def _subscribe_broker(self, channel: str) -> None:
         """The node's subscription to ``channel``, which joiners meanwhile wait for."""
@@ -227,34 +270,9 @@ class Channels:
 
     async def unsubscribe(self, conn: Connection, msg: Envelope) -> None:
         channel, _ = self.options(msg.channel)
-        await self._leave(conn, channel)
+        await self.leave(conn, channel)
         if msg.id is not None:
             self.hub.send(conn, Ack(msg.id, channel))
-
-    async def publish(self, conn: Connection, msg: Envelope) -> None:
-        channel, options = self.options(msg.channel)
-        if not options.publish:
-            raise RequestError(ErrorCode.FORBIDDEN, f"clients may not publish to {channel!r}")
-        self._check(conn, channel, "publish", msg)
-        data_format = conn.wire.codec.data_format
-        await self._may_create(conn, channel)
-        position = await self.broker.publish(channel, bytes(msg.data), options.history, data_format)
-        if position.offset == 1:  # this publication started the channel's stream
-            self._created(conn)
-        if msg.id is not None:
-            self.hub.send(conn, Ack(msg.id, channel, position.offset, position.epoch))
-
-    def publish_pipelines(self, conn: Connection, msg: Envelope, ahead: int) -> bool:
-        """Whether a publish may start while ``ahead`` of the connection's requests are in
-        flight: its one broker call is the publish, unless the channel-creation limit has
-        to be checked first (a history read); each request ahead might create a channel, so
-        the bucket must hold a token for every one of them as well."""
-        return not self.create_rate or self._create_tokens(conn)[0] >= ahead + 1.0
-
-    async def publish_from_server(self, channel: str, data: bytes) -> StreamPosition:
-        """``app.publish``: the server may publish (JSON ``data``) to any valid channel."""
-        channel, options = self.options(channel)
-        return await self.broker.publish(channel, data, options.history, DataFormat.JSON)
 
     async def presence(self, conn: Connection, msg: Envelope) -> None:
         channel, options = self.options(msg.channel)
@@ -284,27 +302,6 @@ class Channels:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _create_tokens(self, conn: Connection) -> list[float]:
-        """``conn``'s channel-creation bucket ``[tokens, stamp]``, refilled to now."""
-        return bucket_of(conn, _CREATE_BUCKET, self.create_rate, self.create_burst)
-
-    async def _may_create(self, conn: Connection, channel: str) -> None:
-        """Refuse a channel with no stream yet when ``conn`` may create no more just now."""
-        if not self.create_rate or self._create_tokens(conn)[0] >= 1.0:
-            return
-        position, _ = await self.broker.history(channel, 0)
-        if not position.epoch:  # no stream: using it would create one
-            bump(self.hub.stats.rate_limited, "channel_create")
-            raise RequestError(
-                ErrorCode.RATE_LIMIT_EXCEEDED,
-                f"at most {self.create_rate:g} new channels per second per connection",
-            )
-
-    def _created(self, conn: Connection) -> None:
-        if self.create_rate:
-            bucket = self._create_tokens(conn)
-            bucket[0] = max(0.0, bucket[0] - 1.0)
-
     def _forget_joining(self, channel: str, conn: Connection) -> list[Publication]:
         joining = self._joining.get(channel, {})
         held = joining.pop(conn, [])
@@ -312,18 +309,21 @@ class Channels:
             self._joining.pop(channel, None)
         return held
 
-    async def _leave(self, conn: Connection, channel: str) -> None:
+    async def leave(self, conn: Connection, channel: str) -> bool:
+        """``conn`` stops following ``channel``; False when it did not."""
         live = self.subscribers.get(channel)
         if live is None or conn not in live:
-            return
+            return False
         del live[conn]
         self._forget_fresh(channel, conn)
         mine = self.subscriptions_of.get(conn)
         if mine is not None:
             mine.discard(channel)
         await self._after_leaving(conn, [channel])
+        return True
 
     def _forget_fresh(self, channel: str, conn: Connection) -> None:
+        self.skips.forget(conn, channel)
         fresh = self._fresh.get(channel)
         if fresh is not None and fresh.pop(conn, None) is not None and not fresh:
             del self._fresh[channel]

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from .lane import Lane
 
 _NO_ROLES: frozenset[str] = frozenset()
+#: ``conn.state`` key of the handshake's headers and token claims, left there for the
+#: ``on_connect`` hook when the node keeps them (``Node.keep_handshake``; the HTTP backend's
+#: ``$connect`` takes them out at once: nothing keeps them for a connection's life).
+HANDSHAKE_KEY = "switchboard.handshake"
 
 
 class Transport(Protocol):

@@ -1,4 +1,5 @@
-"""Broadcasts, direct messages, disconnects and join/leave events, sent through the broker.
+"""Broadcasts, direct messages, disconnects, join/leave events and the server's subscribes,
+sent through the broker.
 
 Both sides live here. Sending: each becomes a :class:`~switchboard.broker.base.Dispatch`
 handed to the broker, never a loop over this node's registry, so on a cluster it reaches
@@ -24,6 +25,7 @@ from ..protocol.envelope import Broadcast, Direct, Envelope, Join, Leave, Member
 from .channels import Channels
 from .connection import Connection
 from .hub import Hub
+from .joins import ServerJoins
 from .registry import Registry
 
 #: Who the server's own direct messages come from.
@@ -35,7 +37,7 @@ Closer = Callable[[Connection, int, str], None]
 class Dispatches:
     """The paths between connections that are not channel publications."""
 
-    __slots__ = ("broker", "channels", "close", "hub", "on_publication", "registry")
+    __slots__ = ("broker", "channels", "close", "hub", "joins", "on_publication", "registry")
 
     def __init__(
         self, hub: Hub, registry: Registry, broker: Broker, channels: Channels, close: Closer
@@ -48,6 +50,8 @@ class Dispatches:
         self.close = close
         #: Channel publications go to the channels' fan-out directly (no frame of ours).
         self.on_publication: Callable[[Publication], None] = channels.on_publication
+        #: The server's subscribes and unsubscribes of this node's connections.
+        self.joins = ServerJoins(channels, hub)
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -89,6 +93,18 @@ class Dispatches:
                 DispatchKind.DISCONNECT, user=user, connection=connection, code=code, reason=reason
             )
         )
+
+    async def subscribe(
+        self, channel: str, *, user: Any = None, connection: str | None = None, join: bool = True
+    ) -> int:
+        """Subscribe (``join``) or unsubscribe every connection of ``user``, or one
+        ``connection``, to ``channel`` (a valid name), on whichever nodes hold them; returns
+        how many. The joins that reached this node are done when it returns."""
+        kind = DispatchKind.SUBSCRIBE if join else DispatchKind.UNSUBSCRIBE
+        dispatch = Dispatch(kind, user=user, connection=connection, channel=channel)
+        reached = await self.broker.dispatch(dispatch)
+        await self.joins.settled()
+        return reached
 
     async def send(self, conn: Connection, msg: Envelope) -> None:
         """The ``send`` request: a direct message to a user's connections or to one."""
@@ -135,13 +151,18 @@ class Dispatches:
             for conn in conns:
                 self.close(conn, dispatch.code, dispatch.reason)
             return len(conns)
+        if kind is DispatchKind.SUBSCRIBE or kind is DispatchKind.UNSUBSCRIBE:
+            step = (
+                self.joins.subscribe if kind is DispatchKind.SUBSCRIBE else self.joins.unsubscribe
+            )
+            return sum(step(conn, dispatch.channel) for conn in self._targets(dispatch))
         member = Member(dispatch.sender, dispatch.sender_user)
         channel = dispatch.channel
         event = Join(channel, member) if kind is DispatchKind.JOIN else Leave(channel, member)
         return self.channels.tell_others(channel, dispatch.sender, event)
 
     def _targets(self, dispatch: Dispatch) -> list[Connection]:
-        """The connections of this node a DIRECT or DISCONNECT names."""
+        """The connections of this node a DIRECT, DISCONNECT, SUBSCRIBE or UNSUBSCRIBE names."""
         if dispatch.connection is not None:
             found = self.registry.get(dispatch.connection)
             return [] if found is None else [found]

@@ -77,6 +77,17 @@ class MeasuredBroker(Broker):
     async def history(self, channel: str, limit: int) -> tuple[StreamPosition, list[Publication]]:
         return await self.inner.history(channel, limit)
 
+    async def history_page(
+        self, channel: str, limit: int, *, since: int | None = None, reverse: bool = False
+    ) -> tuple[StreamPosition, list[Publication]]:
+        return await self.inner.history_page(channel, limit, since=since, reverse=reverse)
+
+    async def claim(self, key: str, value: bytes, ttl: float) -> bytes | None:
+        return await self.inner.claim(key, value, ttl)
+
+    async def settle(self, key: str, value: bytes | None, ttl: float) -> None:
+        await self.inner.settle(key, value, ttl)
+
     async def add_presence(self, channel: str, client_id: str, info: dict[str, Any]) -> None:
         await self.inner.add_presence(channel, client_id, info)
 

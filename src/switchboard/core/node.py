@@ -23,7 +23,7 @@ from ..protocol.envelope import EchoReply, Welcome
 from ..protocol.frames import Opcode, encode_frame
 from ..protocol.wire import PLAIN_JSON, Wire
 from .channels import ChannelOptions, Channels
-from .connection import Connection, Transport
+from .connection import HANDSHAKE_KEY, Connection, Transport
 from .dispatches import Dispatches
 from .expiry import CredentialExpiry
 from .handlers import install_builtin_routes
@@ -127,6 +127,8 @@ class Node:
         #: Told about every connection closed for flooding (address bans listen here).
         self.on_flood: Callable[[Connection], None] | None = None
         self.connect_hook: ConnectHook | None = None
+        #: Give each connection's ``on_connect`` hook its handshake (``HANDSHAKE_KEY``).
+        self.keep_handshake = False
         self.disconnect_hook: DisconnectHook | None = None
         #: Told when connections open and close (tracing), when set.
         self.observer: ConnectionObserver | None = None
@@ -192,12 +194,16 @@ class Node:
         user: Any = None,
         roles: frozenset[str] = frozenset(),
         expires_at: float | None = None,
+        handshake: dict[str, Any] | None = None,
     ) -> Connection:
         """Register a connection whose handshake just completed; greet it once accepted.
         ``user`` and ``roles``: who the handshake proved the client is (authentication);
-        ``expires_at``: when that proof (a token) runs out, as Unix time."""
+        ``expires_at``: when that proof (a token) runs out, as Unix time; ``handshake``: its
+        headers and token claims, for the ``on_connect`` hook only (``keep_handshake``)."""
         conn_id = "c-" + secrets.token_urlsafe(12)
         conn = Connection(conn_id, transport, remote, time.monotonic(), wire)
+        if handshake is not None:
+            conn.state[HANDSHAKE_KEY] = handshake
         if user is not None:
             conn.user = user
             conn.roles = roles
@@ -263,6 +269,7 @@ class Node:
                 connection_id=conn.id, node=self.node_id, heartbeat=self._welcome_interval
             )
             self.hub.send(conn, welcome)
+        self.dispatches.joins.greeted(conn)  # what the server subscribed it to meanwhile
 
     def set_user(self, conn: Connection, user: Any, roles: frozenset[str] | None = None) -> None:
         """Make ``user`` (None: anonymous) who ``conn`` is, and ``roles`` its roles when
@@ -323,6 +330,7 @@ class Node:
         conn.enter(Phase.CLOSED)
         conn.backlog = None
         self.expiry.cancel(conn)
+        self.dispatches.joins.gone(conn)
         self.registry.remove(conn)
         self.outbox.discard(conn)
         duration = time.monotonic() - conn.opened_at

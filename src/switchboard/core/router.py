@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
 from typing import Any, TypeGuard
 
@@ -12,16 +11,15 @@ import structlog
 from ..errors import BrokerUnavailable, RequestError
 from ..protocol.codes import ErrorCode
 from ..protocol.envelope import Envelope
+from .app_route import AppRoute
+from .app_route import RouteHandler as RouteHandler  # re-exported: its first home
 from .connection import Connection
 from .eager import Started, finish, start_eagerly
 from .hub import Hub
 from .lane import MAX_AHEAD, Ahead, Lane
-from .ratelimit import route_allows
 from .repeats import RepeatFilter
-from .stats import bump
 
 Handler = Callable[[Connection, Envelope], None]
-RouteHandler = Callable[[Connection, Envelope], Any]
 SerialHandler = Callable[[Connection, Envelope], Coroutine[Any, Any, None]]
 #: Whether a request of a pipelined route may start ahead of its turn, given how many of the
 #: connection's requests are in flight before it (see ``core/lane.py``).
@@ -103,7 +101,7 @@ class Router:
         over it, ``RATE_LIMIT_EXCEEDED`` for that request.
         An async handler runs as its own task, so a slow one delays nobody else.
         """
-        route = _AppRoute(self, message_type, handler, roles)
+        route = AppRoute(self, message_type, handler, roles)
         if rate:
             route.rate = rate
             route.burst = float(burst or max(1, round(rate)))
@@ -301,73 +299,6 @@ class Router:
         if started is not None:
             conn.lane = Lane(self._pipelines(route, conn, msg, 0))
             self.spawn(self.run_lane(conn, msg, started))
-
-
-class _AppRoute:
-    """Adapts an application handler (sync or async, returning a reply) to a route."""
-
-    __slots__ = (
-        "burst",
-        "handler",
-        "is_async",
-        "message_type",
-        "rate",
-        "rate_key",
-        "reply_type",
-        "roles",
-        "router",
-    )
-
-    def __init__(
-        self, router: Router, message_type: str, handler: RouteHandler, roles: Iterable[str] | None
-    ) -> None:
-        self.router = router
-        self.message_type = message_type
-        self.reply_type = f"{message_type}_reply"
-        self.handler = handler
-        self.is_async = inspect.iscoroutinefunction(handler)
-        self.roles = frozenset(roles or ())
-        self.rate = 0.0
-        self.burst = 1.0
-        #: Where this route's token bucket lives in ``conn.state``.
-        self.rate_key = f"switchboard.route_rate:{message_type}"
-
-    def __call__(self, conn: Connection, msg: Envelope) -> None:
-        if self.roles and self.roles.isdisjoint(conn.roles):
-            self.router.denied(conn, msg, f"needs one of the roles {sorted(self.roles)}")
-            self.router.hub.send_error(
-                conn,
-                ErrorCode.FORBIDDEN,
-                f"{msg.type!r} needs one of the roles {sorted(self.roles)}",
-                msg.id,
-            )
-            return
-        if self.rate and not route_allows(conn, self.rate_key, self.rate, self.burst):
-            bump(self.router.hub.stats.rate_limited, "route")
-            message = f"{msg.type!r} allows {self.rate:g} requests/s per connection"
-            self.router.hub.send_error(conn, ErrorCode.RATE_LIMIT_EXCEEDED, message, msg.id)
-            return
-        if self.is_async:
-            self.router.spawn(self._run(conn, msg, self.handler(conn, msg)))
-        else:
-            self.reply(conn, msg, self.handler(conn, msg))
-
-    async def _run(self, conn: Connection, msg: Envelope, pending: Awaitable[Any]) -> None:
-        try:
-            result = await pending
-        except Exception as exc:
-            self.router.failed(conn, msg, exc)
-            return
-        self.reply(conn, msg, result)
-
-    def reply(self, conn: Connection, msg: Envelope, result: Any) -> None:
-        if result is None:
-            self.router.hub.ack(conn, msg.id)  # nothing to say: confirm, when asked to
-            return
-        reply: dict[str, Any] = {"type": self.reply_type, "data": result}
-        if msg.id is not None:
-            reply["id"] = msg.id
-        self.router.hub.send(conn, reply)
 
 
 class _SerialRoute:

@@ -1,6 +1,9 @@
 """Once a second: event-loop lag, CPU, memory and traffic rates; warnings an operator can act on.
 
-The samples feed the dashboard (the last few minutes are kept) and the stats API. Each
+The samples feed the dashboard (the last few minutes are kept) and the stats API. Besides
+rates and gauges a sample counts what the node refused, by code: error frames sent
+(``stats.errors``), messages refused by a rate limit (``stats.rate_limited``, by scope) and
+upgrades refused (``stats.handshake_rejected``, by reason), each as a total and a rate. Each
 warning kind is logged at most once per ``warn_interval`` seconds, with how many times it
 was suppressed since, so a sick server does not also flood its logs.
 """
@@ -32,6 +35,8 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 #: The container's memory limit: cgroup v2, then v1 (v1 says "no limit" with a huge number).
 _CGROUP_V2_LIMIT = Path("/sys/fs/cgroup/memory.max")
 _CGROUP_V1_LIMIT = Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+#: The refusals a sample counts: its name in the sample, and the node's counter of it by code.
+REFUSALS = ("errors", "rate_limited", "handshake_rejected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,10 @@ class Monitor:
             "messages_out": node.outbox.frames_written,
             "bytes_out": node.outbox.bytes_written,
             "processing": list(stats.processing.counts),
+            # Copies: the hot path keeps bumping the node's own dicts.
+            "errors": dict(stats.errors),
+            "rate_limited": dict(stats.rate_limited),
+            "handshake_rejected": dict(stats.handshake_rejected),
         }
 
     def sample(self) -> dict[str, Any]:
@@ -178,6 +187,10 @@ class Monitor:
             "outbox_paused": paused,
             "channels": self.busiest_channels(10),
         }
+        for kind in REFUSALS:
+            by_code = refusal_rates(now[kind], last[kind], elapsed)
+            sample[kind] = by_code
+            sample[f"{kind}_per_s"] = round(sum(c["per_s"] for c in by_code.values()), 3)
         self.samples.append(sample)
         self._new_sample.set()
         self._new_sample = asyncio.Event()
@@ -240,3 +253,17 @@ class Monitor:
         if throttle is None:
             throttle = self._throttles[event] = Throttle(self.thresholds.interval)
         throttle(lambda suppressed: log.warning(event, suppressed_since_last=suppressed, **fields))
+
+
+def refusal_rates(
+    now: dict[str, int], last: dict[str, int], elapsed: float
+) -> dict[str, dict[str, float]]:
+    """``{code: {"total": n, "per_s": rate}}`` for every code counted so far, in code order.
+
+    Codes are the server's own (error codes, rate-limit scopes, handshake reasons), a few
+    dozen at most, so a sample stays small however long the node runs.
+    """
+    return {
+        code: {"total": total, "per_s": round((total - last.get(code, 0)) / elapsed, 3)}
+        for code, total in sorted(now.items())
+    }

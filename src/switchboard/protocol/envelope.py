@@ -48,6 +48,8 @@ class Envelope(msgspec.Struct, frozen=True):
     token: str | None = None
     #: W3C trace context of the request, for tracing (``00-<trace id>-<span id>-<flags>``).
     traceparent: str | None = None
+    #: A ``publish`` whose sender does not get the publication back (it still gets its ack).
+    skip_self: bool = False
 
     def value(self) -> Any:
         """``data`` decoded to Python, whatever the connection's codec; the raw bytes stay

@@ -61,6 +61,7 @@ class Listener(WSListener):
         "refusal",
         "release",
         "wire",
+        "write",
     )
 
     def __init__(
@@ -102,12 +103,19 @@ class Listener(WSListener):
         # picows keeps the upgrade request and our 101 response for the connection's life
         # (read-only attributes); their headers (2.5 KB here, 6-7 KB for a browser's) are
         # never read again, so let them go.
+        handshake = None
+        if self.node.keep_handshake:
+            claims = dict(self.identity.claims)
+            handshake = {"headers": dict(transport.request.headers), "claims": claims}
         transport.request.headers = _NO_HEADERS
         if transport.response is not None:
             transport.response.headers = _NO_HEADERS
         self._ws = transport
         raw = transport.underlying_transport
         self._raw = raw
+        # The core's Transport.write is uvloop's own write, bound once: a fan-out writes to
+        # every subscriber each pass, and a Python method in between costs a frame per write.
+        self.write: Callable[[bytes], None] = raw.write
         raw.set_write_buffer_limits(high=self.limits.write_high_water)
         peer = raw.get_extra_info("peername")
         remote = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
@@ -126,7 +134,7 @@ class Listener(WSListener):
             return
         identity = self.identity
         self.conn = self.node.open(
-            self, remote, self.wire, identity.user, identity.roles, identity.expires_at
+            self, remote, self.wire, identity.user, identity.roles, identity.expires_at, handshake
         )
         self.identity = ANONYMOUS  # the connection holds it now
 
@@ -226,9 +234,7 @@ class Listener(WSListener):
             self.node.outbox.resume(self.conn)
 
     # --- core Transport protocol ---------------------------------------------------------------
-
-    def write(self, data: bytes) -> None:
-        self._raw.write(data)
+    # (``write`` is uvloop's transport's own, set in on_ws_connected.)
 
     def close(self, code: int, reason: str, *, fail: bool = False) -> None:
         ws = self._ws

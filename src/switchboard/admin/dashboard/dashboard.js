@@ -1,58 +1,59 @@
-// Live operator dashboard: reads the admin server's Server-Sent Events stream
-// (/dashboard/stream) and draws headline numbers, charts and busy channels, and
-// polls the management API's node registry (/api/v1/nodes) for the Nodes table.
+// Live operator dashboard: follows the admin server's event stream (/dashboard/stream) and
+// draws headline numbers, charts over a selectable time range, what the node refused by
+// code, and the busiest channels; the Nodes table polls the node registry (nodes.js).
 
-import { LineChart, compactNumber } from "./charts.js";
+import { adoptKeyFromUrl, askForKey, currentKey, errorMessage, keyHeaders, refusalText,
+  storeKey } from "./auth.js";
+import { cell, fmt, noteRow, span } from "./format.js";
+import { startNodes } from "./nodes.js";
+import { TimeChart, compactNumber } from "./plots.js";
+import { KINDS, renderRefusals } from "./refusals.js";
+import { readEvents } from "./stream.js";
 
-// The charts' span: the server's dashboard_history (from config.json), as long
-// as the samples it keeps; this until the config has arrived.
-let windowSeconds = 300;
+// The samples kept: the server's dashboard_history (from config.json); this until then.
+let historySeconds = 300;
+// The range selector's choices (seconds), those up to dashboard_history offered.
+const RANGES = [60, 300, 900, 3600];
 // The server sends a sample every second; this long without one means the
-// stream is stuck even if the browser still thinks it is open.
+// stream is stuck even if the connection still looks open.
 const STALE_AFTER_MS = 5000;
 const MB = 1024 * 1024;
-// The registry refreshes each entry once a second; a few seconds is fresh enough.
-const NODES_EVERY_MS = 3000;
-const NODES_COLUMNS = 8;
-
-// EventSource cannot send headers, so the API key travels in the query string,
-// taken from this page's own URL (/dashboard?key=...).
-const apiKey = new URLSearchParams(location.search).get("key");
-const withKey = (path) => (apiKey ? `${path}?key=${encodeURIComponent(apiKey)}` : path);
 
 const $ = (id) => document.getElementById(id);
 
 const charts = {
-  connections: new LineChart($("chart-connections"), {
+  connections: new TimeChart($("chart-connections"), {
     series: [{ label: "open" }], minMax: 5,
   }),
   // Connects and disconnects are often equal (0 at rest, a reconnect loop): the
   // connects line is drawn wide underneath, the disconnects one narrow and dashed
   // on top, so neither hides the other.
-  churn: new LineChart($("chart-churn"), {
+  churn: new TimeChart($("chart-churn"), {
     series: [{ label: "connects", width: 4 }, { label: "disconnects", dash: [6, 3] }],
+    unit: "/s",
   }),
-  messages: new LineChart($("chart-messages"), {
-    series: [{ label: "in" }, { label: "out" }], minMax: 10,
+  messages: new TimeChart($("chart-messages"), {
+    series: [{ label: "in" }, { label: "out" }], minMax: 10, unit: "/s",
   }),
-  latency: new LineChart($("chart-latency"), {
-    series: [{ label: "p50" }, { label: "p99" }], minMax: 0.1,
+  latency: new TimeChart($("chart-latency"), {
+    series: [{ label: "p50" }, { label: "p99" }], minMax: 0.1, unit: "ms",
   }),
-  memory: new LineChart($("chart-memory"), {
-    series: [{ label: "resident" }], minMax: 10,
+  memory: new TimeChart($("chart-memory"), {
+    series: [{ label: "resident" }], minMax: 10, unit: "MB",
   }),
-  cpu: new LineChart($("chart-cpu"), {
-    series: [{ label: "process" }], minMax: 10,
+  cpu: new TimeChart($("chart-cpu"), {
+    series: [{ label: "process" }], minMax: 10, unit: "%",
+  }),
+  refusals: new TimeChart($("chart-refusals"), {
+    series: KINDS.map((k) => ({ label: `${k.label}s` })), minMax: 1, unit: "/s",
   }),
 };
 
+let config = { key_required: false };
 let samples = [];
 let lastSampleAt = 0;
 let renderQueued = false;
-let source = null;
-let retryDelay = 1000;
 let thisNode = null;
-let nodesPolling = false;
 
 function setStatus(state, text) {
   const el = $("status");
@@ -78,7 +79,7 @@ function addSamples(incoming, replace) {
     samples.push(s);
   }
   if (samples.length) {
-    const cutoff = samples[samples.length - 1].t - windowSeconds;
+    const cutoff = samples[samples.length - 1].t - historySeconds;
     const firstKept = samples.findIndex((s) => s.t >= cutoff);
     if (firstKept > 0) samples.splice(0, firstKept);
   }
@@ -97,13 +98,6 @@ function scheduleRender() {
 }
 
 // --- rendering --------------------------------------------------------------
-
-// Numbers the server may omit or send as null render as a dash, not "NaN".
-function fmt(value, digits = 1) {
-  if (value == null || !Number.isFinite(value)) return "\u2013";
-  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString();
-  return value.toFixed(digits).replace(/\.0+$/, "");
-}
 
 // Limits are usually whole gigabytes; "8 GB" reads better than "8192 MB".
 function sizeLabel(bytes) {
@@ -124,8 +118,10 @@ function render() {
   charts.latency.setData(times, [col((s) => s.p50_ms), col((s) => s.p99_ms)]);
   charts.memory.setData(times, [col((s) => (s.memory_bytes == null ? null : s.memory_bytes / MB))]);
   charts.cpu.setData(times, [col((s) => s.cpu_percent)]);
+  charts.refusals.setData(times, KINDS.map((k) => col((s) => s[`${k.key}_per_s`])));
 
   const last = samples[samples.length - 1];
+  renderRefusals($("refusals"), last);
   if (!last) return;
   // Plain digits: tests and scripts read this element as an integer.
   $("connections").textContent = Number.isFinite(last.connections) ? String(last.connections) : "\u2013";
@@ -135,6 +131,8 @@ function render() {
   $("memory-limit").textContent = last.memory_limit_bytes ? `limit ${sizeLabel(last.memory_limit_bytes)}` : "";
   $("cpu").textContent = fmt(last.cpu_percent);
   $("loop-lag").textContent = fmt(last.loop_lag_ms, 2);
+  const refused = KINDS.reduce((sum, k) => sum + (last[`${k.key}_per_s`] || 0), 0);
+  $("refused").textContent = fmt(refused, 2);
   $("outbox").textContent = `${compactNumber(last.outbox_bytes || 0)}B`;
   $("bytes").textContent =
     `${compactNumber(last.bytes_in_per_s || 0)}B/s / ${compactNumber(last.bytes_out_per_s || 0)}B/s`;
@@ -144,40 +142,47 @@ function render() {
 
 // Channel names come from clients, so they are set as text, never as HTML.
 function renderChannels(channels) {
-  const body = $("channels");
   const rows = channels.map((c) => {
     const tr = document.createElement("tr");
-    const name = document.createElement("td");
-    name.textContent = String(c.channel);
-    const count = document.createElement("td");
-    count.className = "num";
-    count.textContent = String(c.subscribers);
-    tr.append(name, count);
+    tr.append(cell(String(c.channel)), cell(String(c.subscribers), "num"));
     return tr;
   });
-  if (!rows.length) {
-    const tr = document.createElement("tr");
-    tr.className = "empty";
-    const td = document.createElement("td");
-    td.colSpan = 2;
-    td.textContent = "No channels with subscribers";
-    tr.append(td);
-    rows.push(tr);
+  if (rows.length) $("channels").replaceChildren(...rows);
+  else noteRow($("channels"), 2, "No channels with subscribers");
+}
+
+// --- time range -------------------------------------------------------------
+
+function rangeLabel(seconds) {
+  return seconds % 60 ? `${seconds} s` : seconds % 3600 ? `${seconds / 60} min` : `${seconds / 3600} h`;
+}
+
+function selectRange(seconds) {
+  for (const chart of Object.values(charts)) chart.rangeSeconds = seconds;
+  for (const button of $("range").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(Number(button.dataset.seconds) === seconds));
   }
-  body.replaceChildren(...rows);
+  $("window-note").textContent = `Last ${span(seconds)} of ${span(historySeconds)} kept, one sample per second.`;
+  render();
 }
 
-// --- nodes ------------------------------------------------------------------
-
-// Whole seconds as the two largest units: "42 s", "5 min 3 s", "2 h 10 min".
-function duration(seconds) {
-  if (!Number.isFinite(seconds)) return "\u2013";
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+// The choices up to dashboard_history, and the whole history itself; the widest first.
+function buildRangeSelector() {
+  const choices = [...new Set([...RANGES.filter((s) => s < historySeconds), historySeconds])];
+  const buttons = choices.map((seconds) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.dataset.seconds = String(seconds);
+    button.textContent = seconds === historySeconds ? `all ${rangeLabel(seconds)}` : rangeLabel(seconds);
+    button.addEventListener("click", () => selectRange(seconds));
+    return button;
+  });
+  $("range").replaceChildren(...buttons);
+  selectRange(historySeconds);
 }
+
+// --- stream -----------------------------------------------------------------
 
 // Registry times are the nodes' clocks: measure against the server's (the
 // newest sample's time, moved on by the time since), not a skewed browser's.
@@ -186,194 +191,67 @@ function serverNow() {
   return samples[samples.length - 1].t + (Date.now() - lastSampleAt) / 1000;
 }
 
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function onEvent(name, data) {
+  if (name === "history") addSamples(Array.isArray(data) ? data : [], true);
+  else if (name === "sample" && data) addSamples([data], false);
 }
 
-// A single row across the table: no nodes, or why the registry cannot be read.
-function nodesNote(className, text) {
-  const tr = document.createElement("tr");
-  tr.className = className;
-  const td = cell(text);
-  td.colSpan = NODES_COLUMNS;
-  tr.append(td);
-  $("nodes").replaceChildren(tr);
+function onOpen() {
+  setStatus("live", "live");
+  showBanner("");
+  // Only once the key has proven good, so a page without one asks for it once
+  // (the form) instead of also failing in the Nodes table.
+  startNodes(() => thisNode, serverNow);
 }
 
-// Node ids and URLs are configuration of other nodes: set as text, never HTML.
-function renderNodes(nodes) {
-  if (!nodes.length) {
-    nodesNote("empty", "No node in the registry");
-    return;
-  }
-  const now = serverNow();
-  $("nodes").replaceChildren(...nodes.map((n) => {
-    const tr = document.createElement("tr");
-    tr.dataset.node = String(n.node_id);
-    const name = cell(String(n.node_id));
-    name.title = n.version ? `${n.url} \u00b7 v${n.version}` : String(n.url);
-    if (n.node_id === thisNode) {
-      tr.className = "self";
-      const tag = document.createElement("span");
-      tag.className = "tag";
-      tag.textContent = "this node";
-      name.append(tag);
+// Follows the stream for as long as the page is open: reconnects when it drops (with a
+// growing wait), asks for the key when the node refuses the one it has.
+async function follow() {
+  let retryDelay = 1000;
+  for (;;) {
+    const hadKey = currentKey() !== null;
+    if (config.key_required && !hadKey) {
+      setStatus("auth", "key needed");
+      await askForKey(refusalText(false));
+      continue;
     }
-    const state = cell(String(n.state), "state");
-    state.dataset.state = String(n.state);
-    const cap = n.max_connections > 0 ? ` / ${fmt(n.max_connections, 0)}` : "";
-    const age = now - n.updated_at;
-    tr.append(
-      name,
-      state,
-      cell(`${fmt(n.connections, 0)}${cap}`, "num connections"),
-      cell(fmt(n.messages_per_s), "num"),
-      cell(fmt(n.cpu_percent), "num"),
-      cell(fmt(n.loop_lag_ms, 2), "num"),
-      cell(duration(now - n.started_at), "num"),
-      cell(age < 60 ? `${fmt(Math.max(age, 0))} s ago` : `${duration(age)} ago`, "num"),
-    );
-    return tr;
-  }));
-}
-
-async function errorMessage(response) {
-  try {
-    return String((await response.json()).error.message);
-  } catch {
-    return response.statusText || "no details";
-  }
-}
-
-// The management API takes the key in a header, which fetch (unlike
-// EventSource) can send. Polls are chained, so a slow answer never overlaps.
-async function pollNodes() {
-  let retry = true;
-  try {
-    const response = await fetch("/api/v1/nodes", {
-      headers: apiKey ? { "X-API-Key": apiKey } : {},
-      cache: "no-store",
-      signal: AbortSignal.timeout(2 * NODES_EVERY_MS),
-    });
-    if (response.ok) {
-      const body = await response.json();
-      renderNodes(Array.isArray(body.nodes) ? body.nodes : []);
-    } else {
-      // 401 (no api_key on the server, or the key was rejected) only changes
-      // with a new page URL; 503 (the broker did not answer) may pass.
-      retry = response.status !== 401;
-      const why = await errorMessage(response);
-      const next = retry ? "; retrying" : "";
-      nodesNote("error", `Cannot read the node registry (HTTP ${response.status}): ${why}${next}`);
+    setStatus("connecting", "connecting");
+    let response = null;
+    try {
+      response = await readEvents("/dashboard/stream", keyHeaders(), undefined, { onOpen, onEvent });
+      retryDelay = 1000;
+    } catch {
+      showBanner("Admin server unreachable; retrying.");
     }
-  } catch (error) {
-    nodesNote("error", `Cannot read the node registry (${error.message}); retrying`);
-  }
-  if (retry) setTimeout(pollNodes, NODES_EVERY_MS);
-}
-
-// --- stream -----------------------------------------------------------------
-
-function parse(event) {
-  try {
-    return JSON.parse(event.data);
-  } catch {
-    return null;
-  }
-}
-
-function connect() {
-  setStatus("connecting", "connecting");
-  source = new EventSource(withKey("/dashboard/stream"));
-  source.addEventListener("open", () => {
-    retryDelay = 1000;
-    setStatus("live", "live");
-    showBanner("");
-    // Only once the key has proven good, so a page without one asks for it
-    // once (the banner) instead of also failing in the Nodes table.
-    if (!nodesPolling) {
-      nodesPolling = true;
-      pollNodes();
-    }
-  });
-  source.addEventListener("history", (event) => {
-    const data = parse(event);
-    addSamples(Array.isArray(data) ? data : [], true);
-  });
-  source.addEventListener("sample", (event) => {
-    const data = parse(event);
-    if (data) addSamples([data], false);
-  });
-  source.addEventListener("error", () => {
-    // CONNECTING means the browser is already retrying on its own (the
-    // stream dropped). CLOSED means it gave up: a non-200 answer, which is
-    // usually a missing or wrong key. EventSource hides the status, so ask.
-    if (source.readyState === EventSource.CONNECTING) {
-      setStatus("down", "reconnecting");
-      return;
-    }
-    source.close();
-    setStatus("down", "disconnected");
-    diagnose().then((retry) => {
-      if (!retry) return;
-      setTimeout(connect, retryDelay);
-      retryDelay = Math.min(retryDelay * 2, 30000);
-    });
-  });
-}
-
-// Resolves to false when retrying cannot help: the key only changes when the
-// operator reloads the page with a new URL.
-async function diagnose() {
-  const abort = new AbortController();
-  try {
-    const response = await fetch(withKey("/dashboard/stream"), { signal: abort.signal });
-    if (response.status === 401 || response.status === 403) {
+    if (response && response.status === 401) {
+      storeKey(null);
       setStatus("auth", "unauthorized");
-      const rejected = apiKey ? " (the key in this URL was rejected)" : "";
-      showBanner(`API key required: open /dashboard?key=...${rejected}`);
-      return false;
+      await askForKey(refusalText(hadKey));
+      continue;
     }
-    if (!response.ok) {
-      showBanner(`Stream unavailable (HTTP ${response.status}); retrying.`);
-    }
-  } catch {
-    showBanner("Admin server unreachable; retrying.");
-  } finally {
-    // Only the status line was wanted; do not hold a second stream open.
-    abort.abort();
+    if (response) showBanner(`Stream unavailable (HTTP ${response.status}: ${await errorMessage(response)}); retrying.`);
+    setStatus("down", "reconnecting");
+    await sleep(retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
   }
-  return true;
 }
 
-// The stream can stall without an error event (a proxy holding the socket).
+// The stream can stall without ending (a proxy holding the socket).
 setInterval(() => {
-  if ($("status").dataset.state === "live" && lastSampleAt && Date.now() - lastSampleAt > STALE_AFTER_MS) {
-    setStatus("stale", "stale");
-  } else if ($("status").dataset.state === "stale" && Date.now() - lastSampleAt <= STALE_AFTER_MS) {
-    setStatus("live", "live");
-  }
+  const state = $("status").dataset.state;
+  const late = lastSampleAt && Date.now() - lastSampleAt > STALE_AFTER_MS;
+  if (state === "live" && late) setStatus("stale", "stale");
+  else if (state === "stale" && !late) setStatus("live", "live");
 }, 1000);
-
-// "5 minutes", "1 minute", "90 seconds": the footer's words for the window.
-function span(seconds) {
-  const plural = (n, unit) => `${n} ${unit}${n === 1 ? "" : "s"}`;
-  return seconds % 60 ? plural(seconds, "second") : plural(seconds / 60, "minute");
-}
 
 async function loadConfig() {
   try {
-    const response = await fetch(withKey("/dashboard/config.json"));
+    const response = await fetch("/dashboard/config.json", { cache: "no-store" });
     if (!response.ok) return;
-    const config = await response.json();
-    if (config.history_seconds > 0) {
-      windowSeconds = config.history_seconds;
-      for (const chart of Object.values(charts)) chart.windowSeconds = windowSeconds;
-      $("window-note").textContent = `Last ${span(windowSeconds)}, one sample per second.`;
-    }
+    config = await response.json();
+    if (config.history_seconds > 0) historySeconds = config.history_seconds;
     if (config.node) $("node").textContent = thisNode = config.node;
     if (config.version) $("version").textContent = `v${config.version}`;
     document.title = `Switchboard \u00b7 ${config.node || "dashboard"}`;
@@ -382,8 +260,10 @@ async function loadConfig() {
   }
 }
 
-$("demo-link").href = withKey("/demo");
+adoptKeyFromUrl();
 render();
-renderChannels([]);
-// The stream after the config: its history event fills the window the config sets.
-loadConfig().then(connect);
+// The stream after the config: its history event fills the range the config sets.
+loadConfig().then(() => {
+  buildRangeSelector();
+  follow();
+});

@@ -1,15 +1,20 @@
-// Demo client for /demo: lets a person try the v1 JSON wire protocol against
-// this node's WebSocket port and see every frame the server sends back.
+// Demo client for /demo: lets a person try the v1 JSON wire protocol against this node's
+// WebSocket port through the JavaScript client (the same module as clients/js, served by
+// the node as /client/switchboard.js), and see every frame the server sends back.
+// Subscriptions resume after a reconnect from their last offset, as the client does.
+
+import { Client } from "/client/switchboard.js";
 
 const MAX_LOG_ENTRIES = 500; // older entries are dropped so the page stays fast
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const apiKey = params.get("key");
-const withKey = (path) => (apiKey ? `${path}?key=${encodeURIComponent(apiKey)}` : path);
 
-let socket = null;
-let nextId = 1;
+let client = null;
+let url = null;
+// The current client's subscriptions, by channel (the client's own objects: it keeps
+// their offset and epoch, which it sends back as recover_from when it reconnects).
+const subscriptions = new Map();
 
 // --- log ----------------------------------------------------------------------
 
@@ -44,24 +49,18 @@ function appendEntry(className, meta, body, attributes = {}) {
 
 const note = (text) => appendEntry("note", text, null);
 
-function logReceived(raw) {
-  if (typeof raw !== "string") {
-    const size = raw.byteLength ?? raw.size ?? 0;
-    appendEntry("frame", `\u2190 binary frame, ${size} bytes`, null, { "data-type": "binary" });
-    return;
-  }
-  let frame;
-  try {
-    frame = JSON.parse(raw);
-  } catch {
-    appendEntry("frame", "\u2190 text (not JSON)", raw, { "data-type": "text" });
-    return;
-  }
+// The client's "*" tap: every frame the server sends, answers included.
+function logReceived(frame) {
   const type = frame && typeof frame.type === "string" ? frame.type : "unknown";
   appendEntry("frame", `\u2190 ${type}`, JSON.stringify(frame, null, 2), { "data-type": type });
   if (type === "welcome") {
     $("connection-id").textContent = String(frame.connection_id ?? "\u2013");
     $("ws-node").textContent = String(frame.node ?? "\u2013");
+    // The tap runs before the client counts this connection.
+    $("ws-connects").textContent = String(client ? client.connections + 1 : 1);
+    setStatus("open", "connected");
+    setSendEnabled(true);
+    renderSubscriptions();
   }
 }
 
@@ -78,33 +77,93 @@ function readData(inputId) {
   }
 }
 
-function send(message) {
-  if (!socket || socket.readyState !== WebSocket.OPEN) {
-    note("not connected");
-    return;
-  }
-  const text = JSON.stringify(message);
-  socket.send(text);
-  // Sent frames are logged too, but without the "frame" class: tests and
-  // readers count .frame as "received from the server".
-  appendEntry("sent", `\u2192 ${message.type}`, JSON.stringify(message, null, 2), {
-    "data-sent-type": message.type,
+// Sent frames are logged too, but without the "frame" class: tests and readers count
+// .frame as "received from the server". The client adds the request id.
+function logSent(type, fields) {
+  appendEntry("sent", `\u2192 ${type}`, JSON.stringify({ type, ...fields }, null, 2), {
+    "data-sent-type": type,
   });
 }
 
-const requestId = () => String(nextId++);
+// The answer (ack, reply or error frame) is in the log already, through the tap;
+// here only what the log cannot show: a request that never got one.
+async function run(type, fields, call) {
+  if (!client || !client.welcome) {
+    note("not connected");
+    return;
+  }
+  logSent(type, fields);
+  try {
+    await call();
+  } catch (error) {
+    if (error.name !== "SwitchboardError") note(`${type}: ${error.message}`);
+  }
+}
 
 function channel() {
   return $("channel-input").value.trim();
 }
 
+function renderSubscriptions() {
+  const rows = [];
+  for (const sub of subscriptions.values()) {
+    const dt = document.createElement("dt");
+    dt.textContent = sub.channel;
+    const dd = document.createElement("dd");
+    dd.dataset.channel = sub.channel;
+    const missed = sub.unrecovered ? `, ${sub.unrecovered} not recovered` : "";
+    dd.textContent = `offset ${sub.offset ?? "\u2013"}, epoch ${sub.epoch || "\u2013"}${missed}`;
+    rows.push(dt, dd);
+  }
+  $("subscriptions").replaceChildren(...rows);
+}
+
+function subscribe() {
+  const name = channel();
+  return run("subscribe", { channel: name }, async () => {
+    const sub = await client.subscribe(
+      name,
+      () => renderSubscriptions(),
+      (lost) => {
+        note(`${lost.channel}: the server could not recover what was missed`);
+        renderSubscriptions();
+      },
+    );
+    subscriptions.set(name, sub);
+    renderSubscriptions();
+  });
+}
+
+function unsubscribe() {
+  const name = channel();
+  return run("unsubscribe", { channel: name }, async () => {
+    const done = client.unsubscribe(name);
+    subscriptions.delete(name);
+    renderSubscriptions();
+    await done;
+  });
+}
+
 const actions = {
-  "echo-send": () => send({ type: "echo", data: readData("echo-input"), id: requestId() }),
-  "broadcast-send": () => send({ type: "broadcast", data: readData("broadcast-input") }),
-  "subscribe-send": () => send({ type: "subscribe", channel: channel(), id: requestId() }),
-  "unsubscribe-send": () => send({ type: "unsubscribe", channel: channel(), id: requestId() }),
-  "publish-send": () =>
-    send({ type: "publish", channel: channel(), data: readData("publish-input"), id: requestId() }),
+  "echo-send": () => {
+    const data = readData("echo-input");
+    return run("echo", { data }, () => client.request("echo", { data }));
+  },
+  "broadcast-send": () => {
+    const data = readData("broadcast-input");
+    return run("broadcast", { data }, () => client.broadcast(data));
+  },
+  "subscribe-send": subscribe,
+  "unsubscribe-send": unsubscribe,
+  "presence-send": () => {
+    const name = channel();
+    return run("presence", { channel: name }, () => client.request("presence", { channel: name }));
+  },
+  "publish-send": () => {
+    const data = readData("publish-input");
+    const name = channel();
+    return run("publish", { channel: name, data }, () => client.publish(name, data));
+  },
 };
 
 // Enter in an input presses the button next to it.
@@ -133,7 +192,7 @@ async function resolveUrl() {
   if (override) return override;
   let config = {};
   try {
-    const response = await fetch(withKey("/dashboard/config.json"));
+    const response = await fetch("/dashboard/config.json");
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     config = await response.json();
   } catch (error) {
@@ -146,41 +205,44 @@ async function resolveUrl() {
   return `${tls ? "wss" : "ws"}://${location.hostname}:${port}${path}`;
 }
 
-let url = null;
-
-function connect() {
-  if (socket) {
-    // Detach first so the old socket's late events do not touch the page.
-    socket.onclose = socket.onmessage = null;
-    socket.close(1000);
+function onClose({ code, reason, reconnecting }, owner) {
+  if (owner !== client) return; // an old client's late close
+  setSendEnabled(false);
+  const why = reason ? `: ${reason}` : "";
+  if (reconnecting) {
+    setStatus("connecting", "reconnecting");
+    note(`closed, code ${code}${why}; reconnecting (subscriptions resume from their offsets)`);
+  } else {
+    setStatus("closed", "disconnected");
+    note(`closed, code ${code}${why}`);
   }
+}
+
+// A new client each time: Disconnect ends one for good (no reconnect), Reconnect makes
+// the next (its subscriptions start again from the form).
+function connect() {
+  if (client) client.close();
   setStatus("connecting", "connecting");
   setSendEnabled(false);
   $("connection-id").textContent = "\u2013";
   $("ws-node").textContent = "\u2013";
   note(`connecting to ${url}`);
-  let ws;
+  let made;
   try {
-    ws = new WebSocket(url);
+    // A malformed ?ws= would have the client retry it for ever: refuse it here.
+    if (!["ws:", "wss:"].includes(new URL(url).protocol)) throw new Error("not a ws:// or wss:// URL");
+    const token = params.get("token");
+    made = new Client(url, { token, onClose: (event) => onClose(event, made) });
   } catch (error) {
-    // A malformed ?ws= override throws synchronously.
     setStatus("closed", "disconnected");
-    note(`cannot connect: ${error.message}`);
+    note(`cannot connect to ${url}: ${error.message}`);
     return;
   }
-  ws.binaryType = "arraybuffer";
-  ws.onopen = () => {
-    setStatus("open", "connected");
-    setSendEnabled(true);
-  };
-  ws.onmessage = (event) => logReceived(event.data);
-  ws.onclose = (event) => {
-    setStatus("closed", "disconnected");
-    setSendEnabled(false);
-    const reason = event.reason ? `: ${event.reason}` : "";
-    note(`closed, code ${event.code}${reason}`);
-  };
-  socket = ws;
+  made.on("*", logReceived);
+  client = made;
+  subscriptions.clear();
+  renderSubscriptions();
+  made.connect().catch((error) => note(`cannot connect: ${error.message}`));
 }
 
 async function start() {
@@ -191,9 +253,8 @@ async function start() {
     });
   }
   $("reconnect").addEventListener("click", connect);
-  $("disconnect").addEventListener("click", () => socket && socket.close(1000, "closed by user"));
+  $("disconnect").addEventListener("click", () => client && client.close());
   $("clear-log").addEventListener("click", () => $("log").replaceChildren());
-  $("dashboard-link").href = withKey("/dashboard");
   setSendEnabled(false);
 
   url = await resolveUrl();

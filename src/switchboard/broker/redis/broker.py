@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import secrets
 from typing import Any
 
 import msgspec
@@ -57,9 +55,20 @@ from ..base import (
 from ..memory import IDLE_STREAM_TTL
 from .batch import Batch
 from .client import UNAVAILABLE, connect
+from .entries import _is_new, _kept, _new_epoch, _text
 from .link import PROBE, Link
 from .registry import ConnectionRegistry, user_key
-from .scripts import HISTORY, NODES, PRESENCE, PRESENCE_ADD, PUBLISH, RECOVER, ROUTE
+from .scripts import (
+    CLAIM,
+    HISTORY,
+    HISTORY_PAGE,
+    NODES,
+    PRESENCE,
+    PRESENCE_ADD,
+    PUBLISH,
+    RECOVER,
+    ROUTE,
+)
 
 log = structlog.get_logger("switchboard.broker")
 
@@ -287,6 +296,30 @@ class RedisBroker(Broker):
         kept = _kept(channel, epoch, list(reversed(entries)), int(now))
         return StreamPosition(int(top), epoch), kept
 
+    async def history_page(
+        self, channel: str, limit: int, *, since: int | None = None, reverse: bool = False
+    ) -> tuple[StreamPosition, list[Publication]]:
+        newest = since is None and not reverse  # the newest, read back from the top
+        back = reverse or newest
+        args = [max(0, limit), "" if since is None else max(0, since), int(back)]
+        top, epoch, now, entries = await self._batch.run(HISTORY_PAGE, self._keys(channel), args)
+        epoch = _text(epoch)
+        kept = _kept(channel, epoch, entries[::-1] if newest else entries, int(now))
+        return StreamPosition(int(top), epoch), kept
+
+    # --- claims ----------------------------------------------------------------------------------
+
+    async def claim(self, key: str, value: bytes, ttl: float) -> bytes | None:
+        held = await self._batch.run(CLAIM, [f"{self.prefix}claim:{key}"], [value, _ms(ttl)])
+        return None if held is None else bytes(held)
+
+    async def settle(self, key: str, value: bytes | None, ttl: float) -> None:
+        name = f"{self.prefix}claim:{key}"
+        if value is None:
+            await self._batch.command("DEL", name)
+        else:
+            await self._batch.command("SET", name, value, "PX", _ms(ttl))
+
     # --- the connection registry -----------------------------------------------------------------
 
     def connected(self, conn_id: str, user: Any) -> None:
@@ -351,6 +384,10 @@ class RedisBroker(Broker):
                 log.warning("broker_presence_refresh_failed", channels=len(by_channel))
 
 
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
 def _by_id(info: NodeInfo) -> str:
     return info.node_id
 
@@ -358,35 +395,3 @@ def _by_id(info: NodeInfo) -> str:
 def _ignore_failure(future: asyncio.Future[None]) -> None:
     if not future.cancelled():
         future.exception()  # retrieved: the next periodic refresh tries again
-
-
-def _is_new(last: StreamPosition | None, publication: Publication) -> bool:
-    """Whether ``publication`` comes after ``last`` (another epoch always does)."""
-    return last is None or last.epoch != publication.epoch or publication.offset > last.offset
-
-
-#: Epochs this process hands out: a random prefix, then a counter (unique, without a system
-#: call per publish: the script uses one only when the channel has none).
-_epoch_prefix = secrets.token_urlsafe(4)
-_epochs = itertools.count()
-
-
-def _new_epoch() -> str:
-    return f"{_epoch_prefix}{next(_epochs):x}"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _kept(channel: str, epoch: str, entries: list[Any], now_ms: int) -> list[Publication]:
-    """Stream entries as publications, those past their expiry left out."""
-    kept = []
-    for entry_id, fields in entries:
-        values = dict(zip(fields[::2], fields[1::2], strict=True))
-        if int(values[b"x"]) <= now_ms:
-            continue
-        offset = int(_text(entry_id).split("-", 1)[0])
-        data_format = DataFormat(_text(values[b"f"]))
-        kept.append(Publication(channel, offset, epoch, values[b"d"], data_format))
-    return kept

@@ -18,6 +18,8 @@ from __future__ import annotations
 PUBLISH = "publish"
 RECOVER = "recover"
 HISTORY = "history"
+HISTORY_PAGE = "history_page"
+CLAIM = "claim"
 ROUTE = "route"
 REFRESH = "refresh"
 LEAVE = "leave"
@@ -79,6 +81,45 @@ if tonumber(ARGV[1]) > 0 then
   entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[1])
 end
 return {top, epoch, now, entries}
+""",
+    # KEYS: meta, stream. ARGV: how many, the offset to page from ('' for none), '1' to go
+    # back. Up to that many live entries after that offset, oldest first (back: before it,
+    # newest first), with the bound exclusive; expired entries do not count.
+    HISTORY_PAGE: """
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then return {0, '', 0, {}} end
+local top = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+local limit, back = tonumber(ARGV[1]), ARGV[3] == '1'
+local bound = back and '+' or '-'
+if ARGV[2] ~= '' then bound = '(' .. ARGV[2] .. '-0' end
+local found = {}
+while #found < limit do
+  local entries
+  if back then
+    entries = redis.call('XREVRANGE', KEYS[2], bound, '-', 'COUNT', limit - #found)
+  else
+    entries = redis.call('XRANGE', KEYS[2], bound, '+', 'COUNT', limit - #found)
+  end
+  if #entries == 0 then break end
+  for _, entry in ipairs(entries) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'x' and tonumber(fields[i + 1]) > now then
+        found[#found + 1] = entry
+      end
+    end
+  end
+  bound = '(' .. entries[#entries][1]
+end
+return {top, epoch, now, found}
+""",
+    # KEYS: the claim. ARGV: the value, its TTL (ms). The value already held, or false once
+    # this one is stored.
+    CLAIM: """
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
 """,
     # KEYS: the live nodes (ZSET node -> expiry). ARGV: 'all', 'conn' or 'user'; the
     # connection id or user key; the registry key prefix; the node topic prefix; the message;

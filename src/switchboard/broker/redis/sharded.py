@@ -116,6 +116,17 @@ class ShardedRedisBroker(Broker):
     async def history(self, channel: str, limit: int) -> tuple[StreamPosition, list[Publication]]:
         return await self.shard(channel).history(channel, limit)
 
+    async def history_page(
+        self, channel: str, limit: int, *, since: int | None = None, reverse: bool = False
+    ) -> tuple[StreamPosition, list[Publication]]:
+        return await self.shard(channel).history_page(channel, limit, since=since, reverse=reverse)
+
+    async def claim(self, key: str, value: bytes, ttl: float) -> bytes | None:
+        return await self.shards[0].claim(key, value, ttl)
+
+    async def settle(self, key: str, value: bytes | None, ttl: float) -> None:
+        await self.shards[0].settle(key, value, ttl)
+
     async def add_presence(self, channel: str, client_id: str, info: dict[str, Any]) -> None:
         await self.shard(channel).add_presence(channel, client_id, info)
 

@@ -61,6 +61,7 @@ def decode(payload: bytes) -> MsgpackEnvelope:
         recover_from=recover_from,
         token=pb.token or None,
         traceparent=pb.traceparent or None,
+        skip_self=pb.skip_self,
     )
 
 

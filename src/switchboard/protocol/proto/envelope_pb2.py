@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)switchboard/protocol/proto/envelope.proto\x12\x0eswitchboard.v2\x1a\x1cgoogle/protobuf/struct.proto\"\xb8\x04\n\x08\x45nvelope\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x02id\x18\x02 \x01(\tH\x00\x12\x10\n\x06int_id\x18\x03 \x01(\x03H\x00\x12\x0e\n\x04\x64\x61ta\x18\x04 \x01(\x0cH\x01\x12\'\n\x05value\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueH\x01\x12\x0f\n\x07\x63hannel\x18\x06 \x01(\t\x12\"\n\x02to\x18\x07 \x01(\x0b\x32\x16.switchboard.v2.Target\x12.\n\x0crecover_from\x18\x08 \x01(\x0b\x32\x18.switchboard.v2.Position\x12\x13\n\x06offset\x18\t \x01(\x04H\x02\x88\x01\x01\x12\r\n\x05\x65poch\x18\n \x01(\t\x12\x16\n\trecovered\x18\x0b \x01(\x08H\x03\x88\x01\x01\x12\x0c\n\x04\x63ode\x18\x0c \x01(\t\x12\x0f\n\x07message\x18\r \x01(\t\x12\x15\n\rconnection_id\x18\x0e \x01(\t\x12\x0c\n\x04node\x18\x0f \x01(\t\x12\x11\n\theartbeat\x18\x10 \x01(\x01\x12\'\n\x07members\x18\x11 \x03(\x0b\x32\x16.switchboard.v2.Member\x12&\n\x06member\x18\x12 \x01(\x0b\x32\x16.switchboard.v2.Member\x12&\n\x06sender\x18\x13 \x01(\x0b\x32\x16.switchboard.v2.Member\x12\r\n\x05token\x18\x14 \x01(\t\x12\x13\n\x0btraceparent\x18\x15 \x01(\tB\x0c\n\nrequest_idB\t\n\x07payloadB\t\n\x07_offsetB\x0c\n\n_recovered\"*\n\x06Target\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x12\n\nconnection\x18\x02 \x01(\t\")\n\x08Position\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\r\n\x05\x65poch\x18\x02 \x01(\t\"B\n\x06Member\x12\x12\n\nconnection\x18\x01 \x01(\t\x12$\n\x04user\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Valueb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)switchboard/protocol/proto/envelope.proto\x12\x0eswitchboard.v2\x1a\x1cgoogle/protobuf/struct.proto\"\xcb\x04\n\x08\x45nvelope\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x02id\x18\x02 \x01(\tH\x00\x12\x10\n\x06int_id\x18\x03 \x01(\x03H\x00\x12\x0e\n\x04\x64\x61ta\x18\x04 \x01(\x0cH\x01\x12\'\n\x05value\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueH\x01\x12\x0f\n\x07\x63hannel\x18\x06 \x01(\t\x12\"\n\x02to\x18\x07 \x01(\x0b\x32\x16.switchboard.v2.Target\x12.\n\x0crecover_from\x18\x08 \x01(\x0b\x32\x18.switchboard.v2.Position\x12\x13\n\x06offset\x18\t \x01(\x04H\x02\x88\x01\x01\x12\r\n\x05\x65poch\x18\n \x01(\t\x12\x16\n\trecovered\x18\x0b \x01(\x08H\x03\x88\x01\x01\x12\x0c\n\x04\x63ode\x18\x0c \x01(\t\x12\x0f\n\x07message\x18\r \x01(\t\x12\x15\n\rconnection_id\x18\x0e \x01(\t\x12\x0c\n\x04node\x18\x0f \x01(\t\x12\x11\n\theartbeat\x18\x10 \x01(\x01\x12\'\n\x07members\x18\x11 \x03(\x0b\x32\x16.switchboard.v2.Member\x12&\n\x06member\x18\x12 \x01(\x0b\x32\x16.switchboard.v2.Member\x12&\n\x06sender\x18\x13 \x01(\x0b\x32\x16.switchboard.v2.Member\x12\r\n\x05token\x18\x14 \x01(\t\x12\x13\n\x0btraceparent\x18\x15 \x01(\t\x12\x11\n\tskip_self\x18\x16 \x01(\x08\x42\x0c\n\nrequest_idB\t\n\x07payloadB\t\n\x07_offsetB\x0c\n\n_recovered\"*\n\x06Target\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x12\n\nconnection\x18\x02 \x01(\t\")\n\x08Position\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\r\n\x05\x65poch\x18\x02 \x01(\t\"B\n\x06Member\x12\x12\n\nconnection\x18\x01 \x01(\t\x12$\n\x04user\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Valueb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,11 +33,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.protocol.proto.
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENVELOPE']._serialized_start=92
-  _globals['_ENVELOPE']._serialized_end=660
-  _globals['_TARGET']._serialized_start=662
-  _globals['_TARGET']._serialized_end=704
-  _globals['_POSITION']._serialized_start=706
-  _globals['_POSITION']._serialized_end=747
-  _globals['_MEMBER']._serialized_start=749
-  _globals['_MEMBER']._serialized_end=815
+  _globals['_ENVELOPE']._serialized_end=679
+  _globals['_TARGET']._serialized_start=681
+  _globals['_TARGET']._serialized_end=723
+  _globals['_POSITION']._serialized_start=725
+  _globals['_POSITION']._serialized_end=766
+  _globals['_MEMBER']._serialized_start=768
+  _globals['_MEMBER']._serialized_end=834
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Envelope(_message.Message):
-    __slots__ = ("type", "id", "int_id", "data", "value", "channel", "to", "recover_from", "offset", "epoch", "recovered", "code", "message", "connection_id", "node", "heartbeat", "members", "member", "sender", "token", "traceparent")
+    __slots__ = ("type", "id", "int_id", "data", "value", "channel", "to", "recover_from", "offset", "epoch", "recovered", "code", "message", "connection_id", "node", "heartbeat", "members", "member", "sender", "token", "traceparent", "skip_self")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     INT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class Envelope(_message.Message):
     SENDER_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    SKIP_SELF_FIELD_NUMBER: _ClassVar[int]
     type: str
     id: str
     int_id: int
@@ -51,7 +52,8 @@ class Envelope(_message.Message):
     sender: Member
     token: str
     traceparent: str
-    def __init__(self, type: _Optional[str] = ..., id: _Optional[str] = ..., int_id: _Optional[int] = ..., data: _Optional[bytes] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., channel: _Optional[str] = ..., to: _Optional[_Union[Target, _Mapping]] = ..., recover_from: _Optional[_Union[Position, _Mapping]] = ..., offset: _Optional[int] = ..., epoch: _Optional[str] = ..., recovered: _Optional[bool] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., connection_id: _Optional[str] = ..., node: _Optional[str] = ..., heartbeat: _Optional[float] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., member: _Optional[_Union[Member, _Mapping]] = ..., sender: _Optional[_Union[Member, _Mapping]] = ..., token: _Optional[str] = ..., traceparent: _Optional[str] = ...) -> None: ...
+    skip_self: bool
+    def __init__(self, type: _Optional[str] = ..., id: _Optional[str] = ..., int_id: _Optional[int] = ..., data: _Optional[bytes] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., channel: _Optional[str] = ..., to: _Optional[_Union[Target, _Mapping]] = ..., recover_from: _Optional[_Union[Position, _Mapping]] = ..., offset: _Optional[int] = ..., epoch: _Optional[str] = ..., recovered: _Optional[bool] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., connection_id: _Optional[str] = ..., node: _Optional[str] = ..., heartbeat: _Optional[float] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., member: _Optional[_Union[Member, _Mapping]] = ..., sender: _Optional[_Union[Member, _Mapping]] = ..., token: _Optional[str] = ..., traceparent: _Optional[str] = ..., skip_self: _Optional[bool] = ...) -> None: ...
 
 class Target(_message.Message):
     __slots__ = ("user", "connection")
