@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from switchboard.backend.events import (
@@ -17,6 +19,10 @@ from switchboard.protocol.envelope import Envelope, MsgpackEnvelope
 
 
 class _Transport:
+    @property
+    def sink(self) -> Any:
+        return self  # the core writes with sink.write
+
     def write(self, data: bytes) -> None: ...
 
     def close(self, code: int, reason: str, *, fail: bool = False) -> None: ...

@@ -80,6 +80,10 @@ class FakeTransport:
         #: ``("abort",)``.
         self.events: list[tuple[Any, ...]] = []
 
+    @property
+    def sink(self) -> Any:
+        return self  # the core writes with sink.write
+
     def write(self, data: bytes) -> None:
         self.events.append(("write", data))
 

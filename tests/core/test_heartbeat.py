@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from switchboard.core.connection import Connection
 from switchboard.core.heartbeat import CHUNK, Heartbeat
@@ -20,6 +21,10 @@ class Sink:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.writes: list[tuple[float, bytes]] = []
+
+    @property
+    def sink(self) -> Any:
+        return self  # the core writes with sink.write
 
     def write(self, data: bytes) -> None:
         self.writes.append((self.loop.time(), data))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from switchboard.core.connection import Connection
 from switchboard.core.lifecycle import Phase
@@ -16,6 +17,10 @@ class Sink:
 
     def __init__(self) -> None:
         self.writes: list[bytes] = []
+
+    @property
+    def sink(self) -> Any:
+        return self  # the core writes with sink.write
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)

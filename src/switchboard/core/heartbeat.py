@@ -107,7 +107,7 @@ class Heartbeat:
                 conn.ping_sent_at = round_id
                 if conn.pending is None and not conn.paused:
                     # Nothing queued: write now, no per-connection list for an idle socket.
-                    conn.transport.write(frame)
+                    conn.transport.sink.write(frame)
                 else:
                     send(conn, frame)
         # The check reads the same slice of the round's list: no second list to hold.

@@ -149,7 +149,7 @@ class Outbox:
             conn.pending_bytes = 0
             # _write inlined: this loop runs once per connection per pass.
             data = pending[0] if len(pending) == 1 else b"".join(pending)
-            conn.transport.write(data)
+            conn.transport.sink.write(data)
             conn.messages_out += len(pending)
             conn.bytes_out += len(data)
             frames += len(pending)
@@ -160,7 +160,7 @@ class Outbox:
     def _write(self, conn: Connection, pending: list[bytes]) -> None:
         """One write of everything pending, counted for the connection and the node."""
         data = pending[0] if len(pending) == 1 else b"".join(pending)
-        conn.transport.write(data)
+        conn.transport.sink.write(data)
         conn.messages_out += len(pending)
         conn.bytes_out += len(data)
         self.frames_written += len(pending)

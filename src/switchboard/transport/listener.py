@@ -50,7 +50,6 @@ class Listener(WSListener):
 
     __slots__ = (
         "_abort_handle",
-        "_raw",
         "_ws",
         "address",
         "conn",
@@ -60,8 +59,8 @@ class Listener(WSListener):
         "node",
         "refusal",
         "release",
+        "sink",
         "wire",
-        "write",
     )
 
     def __init__(
@@ -112,10 +111,8 @@ class Listener(WSListener):
             transport.response.headers = _NO_HEADERS
         self._ws = transport
         raw = transport.underlying_transport
-        self._raw = raw
-        # The core's Transport.write is uvloop's own write, bound once: a fan-out writes to
-        # every subscriber each pass, and a Python method in between costs a frame per write.
-        self.write: Callable[[bytes], None] = raw.write
+        #: The core writes here directly (``core.connection.Transport.sink``).
+        self.sink = raw
         raw.set_write_buffer_limits(high=self.limits.write_high_water)
         peer = raw.get_extra_info("peername")
         remote = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
@@ -234,7 +231,6 @@ class Listener(WSListener):
             self.node.outbox.resume(self.conn)
 
     # --- core Transport protocol ---------------------------------------------------------------
-    # (``write`` is uvloop's transport's own, set in on_ws_connected.)
 
     def close(self, code: int, reason: str, *, fail: bool = False) -> None:
         ws = self._ws
@@ -255,7 +251,7 @@ class Listener(WSListener):
         self._ws.disconnect(graceful=False)
 
     def received_bytes(self) -> int | None:
-        return bytes_received(self._raw.get_extra_info("socket"))
+        return bytes_received(self.sink.get_extra_info("socket"))
 
     # --- helpers -------------------------------------------------------------------------------
 
