@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -123,8 +124,10 @@ def measure(name: str, args: argparse.Namespace, round_no: int) -> dict[str, Any
                 why = wait_ready(proc, port, cfg.WS_PATH, cfg.READY_TIMEOUT_S)
             if why is not None:
                 return {**record, "error": f"server {why}: {log_tail(log)}"}
+            outs = [Path(tempfile.mkdtemp()) / "result.json" for _ in range(args.processes)]
             for worker in range(args.processes):
                 argv = [python(), __file__, "--worker", str(worker), "--port", str(port)]
+                argv += ["--out", str(outs[worker])]
                 argv += ["--lanes", str(args.lanes), "--duration", str(args.duration)]
                 argv += ["--source", f"127.0.0.{2 + worker}"]
                 argv += ["--welcome"] if name.startswith("switchboard") else []
@@ -141,15 +144,16 @@ def measure(name: str, args: argparse.Namespace, round_no: int) -> dict[str, Any
                 gen.stdin.write("go\n")
                 gen.stdin.flush()
             results = []
-            for gen in gens:
-                out, _ = gen.communicate(timeout=args.duration + 60)
-                results.append(json.loads(out.strip().splitlines()[-1]))
+            for gen, out_file in zip(gens, outs, strict=True):
+                gen.communicate(timeout=args.duration + 60)
+                results.append(json.loads(out_file.read_text()))
+                shutil.rmtree(out_file.parent, ignore_errors=True)
             wall = time.monotonic() - cpu_before[1]
             server_cpu = (cpu_seconds(server_pids) - cpu_before[0]) / wall * 100
             gen_cpu = sum(result["cpu_s"] for result in results) / wall * 100
             record["cpu0_busy_pct"] = busy_pct(cores, f"cpu{cfg.SERVER_CPU}")
             record["cpu1_busy_pct"] = busy_pct(cores, f"cpu{cfg.LOADGEN_CPU}")
-        except (subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        except (subprocess.TimeoutExpired, ValueError, IndexError, OSError) as exc:
             return {**record, "error": f"generator failed ({exc}): {log_tail(log)}"}
         finally:
             kill_all(gens)
@@ -188,6 +192,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--welcome", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
         return args

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,8 +148,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sub_share = [subscribers // processes] * processes
             for i in range(subscribers % processes):
                 sub_share[i] += 1
+            outs = [Path(tempfile.mkdtemp()) / "result.json" for _ in range(processes)]
             for index in range(processes):
                 argv = [python(), __file__, "--generator", str(index), "--port", str(port)]
+                argv += ["--out", str(outs[index])]
                 argv += ["--count", str(share[index]), "--subscribe", str(sub_share[index])]
                 argv += ["--source", f"127.0.0.{2 + index}", "--duration", str(args.duration)]
                 argv += ["--rate", str(args.rate)] + (["--publisher"] if index == 0 else [])
@@ -178,12 +181,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 gen.stdin.write("go\n")
                 gen.stdin.flush()
             results = []
-            for gen in gens:
-                out, _ = gen.communicate(timeout=args.duration + DRAIN_S + 120)
-                results.append(json.loads(out.strip().splitlines()[-1]))
+            for gen, out_file in zip(gens, outs, strict=True):
+                gen.communicate(timeout=args.duration + DRAIN_S + 120)
+                results.append(json.loads(out_file.read_text()))
+                shutil.rmtree(out_file.parent, ignore_errors=True)
             rss_end = rss_kb(workers)
             alive = server.poll() is None
-        except (subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        except (subprocess.TimeoutExpired, ValueError, IndexError, OSError) as exc:
             return {**record, "error": f"generator failed ({exc}): {log_tail(log)}"}
         finally:
             kill_all(gens)
@@ -259,6 +263,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--subscribe", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--publisher", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.generator is not None:
         return args
