@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from harness.cputime import cpu_seconds, tree
 from harness.envinfo import git_revision
 from harness.procs import (
     free_port,
+    handed_over,
     interrupt_on_sigterm,
     kill_all,
     log_tail,
@@ -115,7 +115,7 @@ def measure(name: str, args: argparse.Namespace, round_no: int) -> dict[str, Any
     port = free_port()
     record: dict[str, Any] = {"server": name, "round": round_no}
     gens: list[subprocess.Popen[str]] = []
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as handed:
         proc = spawn(pinned(cfg.SERVER_CPU, spec.command(str(port))), log, env={**spec.env, **env})
         try:
             if name == JWT:  # an upgrade without a token is refused: ask /health instead
@@ -124,7 +124,7 @@ def measure(name: str, args: argparse.Namespace, round_no: int) -> dict[str, Any
                 why = wait_ready(proc, port, cfg.WS_PATH, cfg.READY_TIMEOUT_S)
             if why is not None:
                 return {**record, "error": f"server {why}: {log_tail(log)}"}
-            outs = [Path(tempfile.mkdtemp()) / "result.json" for _ in range(args.processes)]
+            outs = [Path(handed, f"{worker}.json") for worker in range(args.processes)]
             for worker in range(args.processes):
                 argv = [python(), __file__, "--worker", str(worker), "--port", str(port)]
                 argv += ["--out", str(outs[worker])]
@@ -144,10 +144,8 @@ def measure(name: str, args: argparse.Namespace, round_no: int) -> dict[str, Any
                 gen.stdin.write("go\n")
                 gen.stdin.flush()
             results = []
-            for gen, out_file in zip(gens, outs, strict=True):
-                gen.communicate(timeout=args.duration + 60)
-                results.append(json.loads(out_file.read_text()))
-                shutil.rmtree(out_file.parent, ignore_errors=True)
+            for gen, out in zip(gens, outs, strict=True):
+                results.append(handed_over(gen, out, args.duration + 60))
             wall = time.monotonic() - cpu_before[1]
             server_cpu = (cpu_seconds(server_pids) - cpu_before[0]) / wall * 100
             gen_cpu = sum(result["cpu_s"] for result in results) / wall * 100

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from harness.cputime import tree
 from harness.envinfo import git_revision
 from harness.procs import (
     free_port,
+    handed_over,
     interrupt_on_sigterm,
     kill_all,
     log_tail,
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     gens: list[subprocess.Popen[str]] = []
     server: subprocess.Popen[bytes] | None = None
     record: dict[str, Any] = {}
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as handed:
         try:
             if args.broker == "redis":
                 redis, redis_port = start_redis()
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sub_share = [subscribers // processes] * processes
             for i in range(subscribers % processes):
                 sub_share[i] += 1
-            outs = [Path(tempfile.mkdtemp()) / "result.json" for _ in range(processes)]
+            outs = [Path(handed, f"{index}.json") for index in range(processes)]
             for index in range(processes):
                 argv = [python(), __file__, "--generator", str(index), "--port", str(port)]
                 argv += ["--out", str(outs[index])]
@@ -181,10 +181,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 gen.stdin.write("go\n")
                 gen.stdin.flush()
             results = []
-            for gen, out_file in zip(gens, outs, strict=True):
-                gen.communicate(timeout=args.duration + DRAIN_S + 120)
-                results.append(json.loads(out_file.read_text()))
-                shutil.rmtree(out_file.parent, ignore_errors=True)
+            for gen, out in zip(gens, outs, strict=True):
+                results.append(handed_over(gen, out, args.duration + DRAIN_S + 120))
             rss_end = rss_kb(workers)
             alive = server.poll() is None
         except (subprocess.TimeoutExpired, ValueError, IndexError, OSError) as exc:

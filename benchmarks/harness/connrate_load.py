@@ -17,10 +17,10 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from harness import config as cfg
+from harness.procs import hand_over
 from harness.wsclient import open_client, upgrade_request
 
 #: The HMAC secret of the JWT runs, from the environment (never argv, never printed).
@@ -98,7 +98,5 @@ def main(args: argparse.Namespace) -> int:
     import uvloop
 
     result = uvloop.run(generate(args))
-    # Every latency: far past a pipe's 64 KiB, which came through cut short; so a file.
-    Path(args.out).write_text(json.dumps(result))
-    print(json.dumps({"done": True}), flush=True)
+    hand_over(args.out, result)
     return 0

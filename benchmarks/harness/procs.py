@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
+import json
 import os
 import resource
 import signal
@@ -17,7 +18,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from harness.config import HOST
 
@@ -179,3 +180,17 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, path: str, timeout_s: f
             return None
         time.sleep(0.1)
     return f"not ready within {timeout_s:.0f}s"
+
+
+def hand_over(out: str, result: Any) -> None:
+    """A generator's last step: its result to the file the harness named (``--out``), then a
+    line saying so. A result holds every latency, far past a pipe's 64 KiB, which came
+    through a pipe cut short."""
+    Path(out).write_text(json.dumps(result))
+    print(json.dumps({"done": True}), flush=True)
+
+
+def handed_over(gen: subprocess.Popen[str], out: Path, timeout_s: float) -> dict[str, Any]:
+    """Wait for ``gen`` to end; the result it left in ``out`` (:func:`hand_over`)."""
+    gen.communicate(timeout=timeout_s)
+    return dict(json.loads(out.read_text()))

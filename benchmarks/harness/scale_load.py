@@ -16,10 +16,10 @@ import asyncio
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from harness import config as cfg
+from harness.procs import hand_over
 from harness.wsclient import Client, open_client, upgrade_request
 
 CHANNEL = "scale:live"
@@ -167,7 +167,5 @@ def main(args: argparse.Namespace) -> int:
     import uvloop
 
     result = uvloop.run(Generator(args).run())
-    # Every latency: far past a pipe's 64 KiB, which came through cut short; so a file.
-    Path(args.out).write_text(json.dumps(result))
-    print(json.dumps({"done": True}), flush=True)
+    hand_over(args.out, result)
     return 0
