@@ -147,20 +147,17 @@ class Channels(Publishing):
     async def subscribe(self, conn: Connection, msg: Envelope) -> None:
         channel, options = self.options(msg.channel)
         self._check(conn, channel, "subscribe", msg)
-        if conn in self.subscribers.get(channel, ()):
-            # Already live: nothing was missed on this node; confirm where the channel is.
-            position = await self.broker.position(channel)
-            ack = Ack(msg.id, channel, position.offset, position.epoch, None)
-            self.hub.send(conn, ack)
-            return
-        self.check_limit(conn)
-        await self.creation.check(conn, channel)
-        since = msg.recover_from
         request_id = msg.id
 
         def answer(position: StreamPosition, recovered: bool | None) -> Ack:
             return Ack(request_id, channel, position.offset, position.epoch, recovered)
 
+        if conn in self.subscribers.get(channel, ()):
+            await self._confirm(conn, channel, answer)
+            return
+        self.check_limit(conn)
+        await self.creation.check(conn, channel)
+        since = msg.recover_from
         start = None if since is None else StreamPosition(since.offset, since.epoch)
         joined = await self.join(conn, channel, options, answer, start)
         if joined is not None and joined.offset == 0:  # a new stream, or an unused one
@@ -191,15 +188,22 @@ class Channels(Publishing):
         while (first := self._join_ends.get(key)) is not None:
             await asyncio.shield(first)
         if conn in self.subscribers.get(channel, ()):  # the other join made it live
-            position = await self.broker.position(channel)
-            self.hub.send(conn, answer(position, None))
-            return position
+            return await self._confirm(conn, channel, answer)
         ends = self._join_ends[key] = asyncio.get_running_loop().create_future()
         try:
             return await self._join(conn, channel, options, answer, since)
         finally:
             del self._join_ends[key]
             ends.set_result(None)
+
+    async def _confirm(
+        self, conn: Connection, channel: str, answer: Callable[[StreamPosition, None], Any]
+    ) -> StreamPosition:
+        """``conn`` is live on ``channel`` already: nothing was missed on this node, so its
+        answer says where the channel is (``recovered`` None)."""
+        position = await self.broker.position(channel)
+        self.hub.send(conn, answer(position, None))
+        return position
 
     async def _join(
         self,
