@@ -81,6 +81,8 @@ class BackendHost(Protocol):
         self, channel: str, *, connection: Connection | str | None = None, user: Any = None
     ) -> int: ...
 
+    def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> Any: ...
+
 
 class Backend:
     """The installed backend of one App: its client, its hooks and routes, its metrics."""
@@ -278,12 +280,10 @@ def install_backend(app: BackendHost, options: BackendOptions | None = None) -> 
 
     ``$connect`` becomes the app's ``on_connect`` hook and ``$disconnect`` its
     ``on_disconnect`` hook (an App has one of each: the backend's replaces the app's own);
-    every other key becomes a route. With an ``on_shutdown`` hook on the App (lifespan
-    hooks), the HTTP client is closed there; else call ``await backend.aclose()``.
+    every other key becomes a route. The HTTP client is closed by an ``on_shutdown`` hook,
+    once the drain's ``$disconnect`` events are sent.
     """
     backend = Backend(app, options if options is not None else app.settings.backend)
     backend.install()
-    on_shutdown = getattr(app, "on_shutdown", None)
-    if callable(on_shutdown):
-        on_shutdown(backend.aclose)
+    app.on_shutdown(backend.aclose)
     return backend
