@@ -9,7 +9,6 @@ from prometheus_client.registry import Collector
 
 from .broker import UpstreamBroker
 from .forwarder import Forwarder
-from .upstream import is_up
 
 
 class EdgeCollector(Collector):
@@ -26,7 +25,7 @@ class EdgeCollector(Collector):
             "switchboard_edge_upstream_up",
             "Upstream connections to the central cluster that are up.",
         )
-        up.add_metric([], sum(is_up(client) for client in upstream.clients))
+        up.add_metric([], sum(client.connected for client in upstream.clients))
         yield up
         waiting = GaugeMetricFamily(
             "switchboard_edge_waiting",

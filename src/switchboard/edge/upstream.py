@@ -115,11 +115,11 @@ class Upstream:
 
     def up(self) -> bool:
         """Whether every upstream connection is up (the edge's ``/ready``)."""
-        return all(is_up(client) for client in self.clients)
+        return all(client.connected for client in self.clients)
 
     async def ready(self, client: Client) -> None:
         """Wait for ``client`` to be up: within the buffer's bound and ``timeout``."""
-        if is_up(client):
+        if client.connected:
             return
         if self.waiting >= self.options.buffer:
             self.counts.unavailable += 1
@@ -146,8 +146,3 @@ class Upstream:
         except (ConnectionLost, TimeoutError):
             self.counts.unavailable += 1
             raise BrokerUnavailable("the upstream dropped before answering") from None
-
-
-def is_up(client: Client) -> bool:
-    """Whether ``client`` has a connection and its channels are resubscribed."""
-    return client.connected
