@@ -104,3 +104,99 @@ async def test_closing_connection_gets_nothing_more() -> None:
     outbox.send(a, b"late")
     await next_loop_pass()
     assert sink.writes == []
+
+
+# --- fan-outs: one shared list for every connection of a broadcast ------------------------------
+
+
+async def test_fan_outs_to_the_same_connections_share_one_list_and_one_join() -> None:
+    outbox, _ = make()
+    pairs = [conn(name) for name in "abc"]
+    conns = [c for c, _ in pairs]
+    for i in range(3):
+        outbox.send_many(list(conns), b"f%d" % i)  # a new list each time, as callers make
+    assert conns[0].pending is conns[1].pending is conns[2].pending
+    await next_loop_pass()
+    writes = [sink.writes for _, sink in pairs]
+    assert writes == [[b"f0f1f2"]] * 3
+    assert writes[0][0] is writes[1][0] is writes[2][0]  # joined once, the same bytes for all
+    assert outbox.frames_written == 9
+    assert outbox.bytes_written == 18
+
+
+async def test_a_reply_between_fan_outs_keeps_each_connections_order() -> None:
+    outbox, _ = make()
+    (a, sink_a), (b, sink_b) = conn("a"), conn("b")
+    outbox.send_many([a, b], b"1")
+    outbox.send(a, b"r")  # a copies the shared list, then goes on by itself
+    outbox.send_many([a, b], b"2")
+    outbox.send(b, b"s")
+    outbox.send_many([a, b], b"3")
+    await next_loop_pass()
+    assert sink_a.writes == [b"1r23"]
+    assert sink_b.writes == [b"12s3"]
+
+
+async def test_fan_outs_to_overlapping_audiences_interleave_correctly() -> None:
+    outbox, _ = make()
+    (a, sink_a), (b, sink_b), (c, sink_c) = conn("a"), conn("b"), conn("c")
+    outbox.send_many([a, b], b"1")
+    outbox.send_many([b, c], b"2")
+    outbox.send_many([a, b], b"3")
+    outbox.send_many([a, b], b"4")
+    outbox.send_many([a, b, c], b"5")
+    await next_loop_pass()
+    assert sink_a.writes == [b"1345"]
+    assert sink_b.writes == [b"12345"]
+    assert sink_c.writes == [b"25"]
+
+
+async def test_a_paused_member_keeps_the_shared_frames_and_is_bounded() -> None:
+    outbox, slow = make(limit=10)
+    (a, sink_a), (b, sink_b) = conn("a"), conn("b")
+    outbox.pause(b)
+    outbox.send_many([a, b], b"xxxx")
+    await next_loop_pass()
+    outbox.send_many([a, b], b"yyyy")
+    outbox.send(a, b"!")  # a's own frame must not reach b through a shared list
+    await next_loop_pass()
+    assert sink_a.writes == [b"xxxx", b"yyyy!"]
+    assert outbox.backlog() == (1, 8)
+    outbox.send_many([a, b], b"zzzz")  # b: 12 bytes waiting > 10
+    assert slow == [b]
+    assert b.pending is None
+    await next_loop_pass()
+    assert sink_a.writes == [b"xxxx", b"yyyy!", b"zzzz"]
+    assert sink_b.writes == []
+
+
+async def test_drop_oldest_applies_to_a_shared_list_holder() -> None:
+    outbox, slow = make(limit=10, policy=SlowConsumerPolicy.DROP_OLDEST)
+    (a, sink_a), (b, sink_b) = conn("a"), conn("b")
+    outbox.pause(b)
+    for frame in (b"aaaa", b"bbbb", b"cccc", b"dddd"):
+        outbox.send_many([a, b], frame)
+    assert slow == []
+    assert b.pending == [b"cccc", b"dddd"]
+    assert outbox.dropped_frames == 4  # two for each of a and b, in the same pass
+    outbox.send_many([a, b], b"eeee")
+    outbox.resume(b)
+    await next_loop_pass()
+    assert sink_a.writes == [b"ddddeeee"]
+    assert sink_b.writes == [b"ddddeeee"]
+
+
+async def test_frames_for_a_held_connection_are_kept_aside_during_a_fan_out() -> None:
+    outbox, _ = make()
+    (a, sink_a), (b, sink_b) = conn("a"), conn("b")
+    outbox.send_many([a, b], b"1")
+    saved = outbox.hold(a)
+    outbox.send_many([a, b], b"2")
+    held = outbox.release(a, saved)
+    outbox.send_many([a, b], b"3")
+    assert held == [b"2"]
+    for frame in held:
+        outbox.send(a, frame)
+    await next_loop_pass()
+    assert sink_a.writes == [b"132"]
+    assert sink_b.writes == [b"123"]
