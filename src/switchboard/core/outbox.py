@@ -139,10 +139,7 @@ class Outbox:
             for conn in self._own:
                 pending = conn.pending
                 if pending is not None and type(pending) is not Shared and not conn.closing:
-                    pending.append(frame)
-                    conn.pending_bytes += size
-                    if conn.pending_bytes > self.limit:
-                        self._overflow(conn)
+                    self._append_own(conn, pending, frame, size)
             return
         self._close_fan_out()
         self._fan_out(conns, frame, size)
@@ -176,10 +173,7 @@ class Outbox:
                 else:
                     conn.pending = longer
             else:
-                pending.append(frame)
-                conn.pending_bytes += size
-                if conn.pending_bytes > limit:
-                    self._overflow(conn)
+                self._append_own(conn, pending, frame, size)
                 own.append(conn)
         if self._holding:
             return  # a held connection's frames go to its own list: no fan-out stays open
@@ -199,6 +193,14 @@ class Outbox:
                 shared.live = False
             self._shared = []
             self._own = []
+
+    def _append_own(self, conn: Connection, pending: list[bytes], frame: bytes, size: int) -> None:
+        """Append to the list ``conn`` holds by itself, within its bound (:meth:`send` does
+        the same inline: it runs for every reply)."""
+        pending.append(frame)
+        conn.pending_bytes += size
+        if conn.pending_bytes > self.limit:
+            self._overflow(conn)
 
     def _own_copy(self, conn: Connection, shared: Shared) -> list[bytes]:
         """Give ``conn`` a list of its own in place of the shared one it holds."""
